@@ -1,0 +1,679 @@
+"""``.nam`` files <-> specs: parse, validate, save.
+
+Everything here is pure data handling: a ``.nam`` file is JSON and is only ever read with
+:func:`json.loads`; nothing in it is executed. Every problem raises :class:`NamFileError` naming the
+file, the JSON field and what was expected. Sizes are checked against hard limits *before* any
+array is allocated, so a file claiming absurd channel counts or dilations fails fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from typing import Any, Optional
+
+import numpy as np
+
+from .errors import NamFileError, UnsupportedFeatureError
+from .spec import (ACTIVATIONS, GATING_MODES, SIGMOID, Activation, ContainerSpec, Layer, LayerArray,
+                   LinearSpec, LSTMSpec, WaveNetSpec)
+
+SUPPORTED_VERSIONS = ((0, 5), (0, 6), (0, 7))
+
+# Hard limits that keep a hostile or broken file from exhausting memory. Real models are far
+# below them (the largest shared capture has 24 channels and a 4,093-sample receptive field).
+MAX_CHANNELS = 512
+MAX_KERNEL = 256
+MAX_DILATION = 1 << 16
+MAX_LAYERS = 512
+MAX_RECEPTIVE_FIELD = 1 << 20
+MAX_LSTM_HIDDEN = 1024
+MAX_LSTM_LAYERS = 16
+MAX_WEIGHTS = 50_000_000
+MAX_STATE_FLOATS = 1 << 28  # 1 GiB of float32 history in the engine
+MAX_CONTAINER_DEPTH = 4
+
+
+class _Reader:
+    """Typed access to a JSON object with the file name and JSON path in every error."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, field: str, problem: str):
+        raise NamFileError(self.path, field, problem)
+
+    def unsupported(self, field: str, problem: str):
+        raise UnsupportedFeatureError(self.path, field, problem)
+
+    def obj(self, value, field) -> dict:
+        if not isinstance(value, dict):
+            self.fail(field, f"expected a JSON object, got {_kind(value)}")
+        return value
+
+    def key(self, obj: dict, key: str, field: str, default=KeyError):
+        if key not in obj:
+            if default is KeyError:
+                self.fail(f"{field}.{key}" if field else key, "required key is missing")
+            return default
+        return obj[key]
+
+    def int_(self, value, field, lo=None, hi=None) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(field, f"expected an integer, got {_kind(value)}")
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            self.fail(field, f"expected an integer, got {value!r}")
+        value = int(value)
+        if lo is not None and value < lo:
+            self.fail(field, f"expected an integer >= {lo}, got {value}")
+        if hi is not None and value > hi:
+            self.fail(field, f"expected an integer <= {hi}, got {value}")
+        return value
+
+    def float_(self, value, field) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(field, f"expected a number, got {_kind(value)}")
+        if not math.isfinite(value):
+            self.fail(field, f"expected a finite number, got {value!r}")
+        return float(value)
+
+    def bool_(self, value, field) -> bool:
+        if not isinstance(value, bool):
+            self.fail(field, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def list_(self, value, field, length=None) -> list:
+        if not isinstance(value, list):
+            self.fail(field, f"expected a list, got {_kind(value)}")
+        if length is not None and len(value) != length:
+            self.fail(field, f"expected a list of {length} items, got {len(value)}")
+        return value
+
+    def str_(self, value, field) -> str:
+        if not isinstance(value, str):
+            self.fail(field, f"expected a string, got {_kind(value)}")
+        return value
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {value}"
+    if isinstance(value, (int, float)):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        return f"string {value[:40]!r}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class _Weights:
+    """Consumes a flat weight vector in NAM's fixed order; shortfalls and leftovers are errors."""
+
+    def __init__(self, reader: _Reader, values: np.ndarray, field: str):
+        self.reader, self.values, self.field, self.pos = reader, values, field, 0
+
+    def take(self, shape) -> np.ndarray:
+        n = int(np.prod(shape))
+        out = self.values[self.pos:self.pos + n]
+        self.pos += n
+        return np.ascontiguousarray(out.reshape(shape), dtype=np.float32)
+
+
+def _parse_weights(r: _Reader, raw, field: str, expected: int) -> np.ndarray:
+    """Check the count first (before converting a possibly huge list), then types and finiteness."""
+    values = r.list_(raw, field)
+    if len(values) != expected:
+        r.fail(field, f"the config needs {expected} weights, the file has {len(values)}")
+    if expected == 0:
+        return np.zeros(0, dtype=np.float64)
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        bad = next(i for i, v in enumerate(values)
+                   if isinstance(v, bool) or not isinstance(v, (int, float)))
+        r.fail(f"{field}[{bad}]", f"expected a number, got {_kind(values[bad])}")
+    if arr.ndim != 1 or any(isinstance(v, bool) for v in values[:1]):
+        r.fail(field, "expected a flat list of numbers")
+    bad = np.flatnonzero(~np.isfinite(arr) | (np.abs(arr) > 3.4e38))
+    if bad.size:
+        r.fail(f"{field}[{int(bad[0])}]", f"weights must be finite float32 values, got {values[int(bad[0])]!r}")
+    return arr
+
+
+def _parse_version(r: _Reader, d: dict, field: str) -> str:
+    version = r.str_(r.key(d, "version", field), _f(field, "version"))
+    parts = version.split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        r.fail(_f(field, "version"), f"expected a version like '0.5.4', got {version!r}")
+    if (major, minor) not in SUPPORTED_VERSIONS:
+        r.unsupported(_f(field, "version"),
+                      f"file format version {version} is not supported (this engine reads 0.5.x to 0.7.x)")
+    return version
+
+
+def _f(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _parse_activation(r: _Reader, value, field) -> Activation:
+    if isinstance(value, str):
+        name, params = value, {}
+    elif isinstance(value, dict):
+        name = r.str_(r.key(value, "type", field), _f(field, "type"))
+        params = value
+    else:
+        r.fail(field, f"expected an activation name or object, got {_kind(value)}")
+    if name not in ACTIVATIONS:
+        r.unsupported(field, f"unknown activation {name!r}; supported: {', '.join(sorted(ACTIVATIONS))}")
+    param = 0.0
+    if name == "LeakyReLU":
+        param = r.float_(params.get("negative_slope", 0.01), _f(field, "negative_slope"))
+    elif name in ("LeakyHardtanh", "LeakyHardTanh"):
+        for key in ("min_val", "max_val"):
+            if key in params and r.float_(params[key], _f(field, key)) != (-1.0 if key == "min_val" else 1.0):
+                r.unsupported(_f(field, key), "only the range [-1, 1] is supported")
+        param = r.float_(params.get("min_slope", params.get("negative_slope", 0.01)), _f(field, "min_slope"))
+        max_slope = r.float_(params.get("max_slope", param), _f(field, "max_slope"))
+        if max_slope != param:
+            r.unsupported(_f(field, "max_slope"), "LeakyHardtanh with different slopes is not supported")
+    elif name == "Softsign" and params.get("alpha", 1.0) != 1.0:
+        r.unsupported(_f(field, "alpha"), "Softsign with alpha != 1 is not supported")
+    # Hardtanh: NAM Core always clamps to [-1, 1] and ignores min_val / max_val; so do we.
+    return Activation(name, param)
+
+
+def _per_layer(r: _Reader, value, n: int, field: str, parse):
+    if isinstance(value, list):
+        r.list_(value, field, n)
+        return [parse(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    one = parse(value, field)
+    return [one] * n
+
+
+def _check_inactive(r: _Reader, la: dict, key: str, field: str, feature: str):
+    value = la.get(key)
+    if value is None:
+        return
+    if isinstance(value, dict):
+        active = value.get("active", False)
+        if not isinstance(active, bool):
+            r.fail(_f(field, f"{key}.active"), f"expected true or false, got {_kind(active)}")
+        if active:
+            r.unsupported(_f(field, key), f"{feature} is not supported by this engine")
+    elif isinstance(value, bool):
+        if value:
+            r.unsupported(_f(field, key), f"{feature} is not supported by this engine")
+    else:
+        r.fail(_f(field, key), f"expected an object with 'active', got {_kind(value)}")
+
+
+_FILM_KEYS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film", "input_mixin_post_film",
+              "activation_pre_film", "activation_post_film", "layer1x1_post_film", "head1x1_post_film")
+
+
+class _ArrayConfig:
+    """The validated shape of one layer array (no weights yet)."""
+
+    def __init__(self, r: _Reader, la: Any, field: str):
+        la = r.obj(la, field)
+        self.input_size = r.int_(r.key(la, "input_size", field), _f(field, "input_size"), 1, MAX_CHANNELS)
+        self.condition_size = r.int_(r.key(la, "condition_size", field, 1), _f(field, "condition_size"),
+                                     1, MAX_CHANNELS)
+        if self.condition_size != 1:
+            r.unsupported(_f(field, "condition_size"),
+                          f"condition_size {self.condition_size} (conditioning DSP) is not supported; only 1")
+        self.channels = c = r.int_(r.key(la, "channels", field), _f(field, "channels"), 1, MAX_CHANNELS)
+        self.dilations = [r.int_(d, f"{field}.dilations[{i}]", 1, MAX_DILATION)
+                          for i, d in enumerate(r.list_(r.key(la, "dilations", field), _f(field, "dilations")))]
+        n = len(self.dilations)
+        if n == 0 or n > MAX_LAYERS:
+            r.fail(_f(field, "dilations"), f"expected 1 to {MAX_LAYERS} layers, got {n}")
+        if "kernel_sizes" in la and la["kernel_sizes"] is not None:
+            ks = r.list_(la["kernel_sizes"], _f(field, "kernel_sizes"), n)
+            self.kernel_sizes = [r.int_(k, f"{field}.kernel_sizes[{i}]", 1, MAX_KERNEL) for i, k in enumerate(ks)]
+        else:
+            k = r.int_(r.key(la, "kernel_size", field), _f(field, "kernel_size"), 1, MAX_KERNEL)
+            self.kernel_sizes = [k] * n
+        self.activations = _per_layer(r, r.key(la, "activation", field), n, _f(field, "activation"),
+                                      lambda v, f: _parse_activation(r, v, f))
+        # Gating: legacy boolean "gated", or 0.7.0 "gating_mode" (one string or one per layer).
+        if "gating_mode" in la and la["gating_mode"] is not None:
+            def mode(v, f):
+                v = r.str_(v, f)
+                if v not in GATING_MODES:
+                    r.unsupported(f, f"unknown gating mode {v!r}; expected one of {GATING_MODES}")
+                return v
+            self.gating = _per_layer(r, la["gating_mode"], n, _f(field, "gating_mode"), mode)
+        else:
+            gated = r.bool_(la.get("gated", False), _f(field, "gated"))
+            self.gating = ["gated" if gated else "none"] * n
+        secondary = la.get("secondary_activation")
+
+        def gate_act(v, f):
+            return SIGMOID if v in (None, "") else _parse_activation(r, v, f)
+        if isinstance(secondary, list):
+            self.gate_activations = _per_layer(r, secondary, n, _f(field, "secondary_activation"), gate_act)
+        else:
+            self.gate_activations = [gate_act(secondary, _f(field, "secondary_activation"))] * n
+        self.bottleneck = r.int_(la.get("bottleneck", c), _f(field, "bottleneck"), 1, MAX_CHANNELS)
+        if self.bottleneck != c:
+            r.unsupported(_f(field, "bottleneck"),
+                          f"a bottleneck ({self.bottleneck}) different from channels ({c}) is not supported")
+        layer1x1 = la.get("layer1x1")
+        self.layer1x1 = True
+        if layer1x1 is not None:
+            layer1x1 = r.obj(layer1x1, _f(field, "layer1x1"))
+            self.layer1x1 = r.bool_(layer1x1.get("active", True), _f(field, "layer1x1.active"))
+            groups = r.int_(layer1x1.get("groups", 1), _f(field, "layer1x1.groups"), 1)
+            if groups != 1:
+                r.unsupported(_f(field, "layer1x1.groups"), f"grouped 1x1 convs (groups={groups}) are not supported")
+        for key in ("groups_input", "groups_input_mixin", "groups"):
+            if key in la and la[key] is not None:
+                if r.int_(la[key], _f(field, key), 1) != 1:
+                    r.unsupported(_f(field, key), f"grouped convolutions ({key}={la[key]}) are not supported")
+        _check_inactive(r, la, "head1x1", field, "the head 1x1 conv (head1x1.active)")
+        for key in _FILM_KEYS:
+            _check_inactive(r, la, key, field, f"FiLM conditioning ({key})")
+        if la.get("head") is not None:
+            head = r.obj(la["head"], _f(field, "head"))
+            self.head_size = r.int_(r.key(head, "out_channels", _f(field, "head")), _f(field, "head.out_channels"),
+                                    1, MAX_CHANNELS)
+            self.head_kernel = r.int_(head.get("kernel_size", 1), _f(field, "head.kernel_size"), 1, MAX_KERNEL)
+            self.head_bias = r.bool_(head.get("bias", False), _f(field, "head.bias"))
+        else:
+            self.head_size = r.int_(r.key(la, "head_size", field), _f(field, "head_size"), 1, MAX_CHANNELS)
+            self.head_kernel = 1
+            self.head_bias = r.bool_(r.key(la, "head_bias", field), _f(field, "head_bias"))
+        self.allowed_widths = None
+        slim = la.get("slimmable")
+        if slim is not None:
+            slim = r.obj(slim, _f(field, "slimmable"))
+            method = slim.get("method")
+            if method != "slice_channels_uniform":
+                r.unsupported(_f(field, "slimmable.method"),
+                              f"slimming method {method!r} is not supported (only 'slice_channels_uniform')")
+            kwargs = r.obj(slim.get("kwargs", {}), _f(field, "slimmable.kwargs"))
+            if kwargs.get("allowed_channels") is None:
+                widths = list(range(1, c + 1))
+            else:
+                raw = r.list_(kwargs["allowed_channels"], _f(field, "slimmable.kwargs.allowed_channels"))
+                widths = [r.int_(w, f"{field}.slimmable.kwargs.allowed_channels[{i}]", 1, c) for i, w in enumerate(raw)]
+                if not widths or sorted(set(widths)) != widths:
+                    r.fail(_f(field, "slimmable.kwargs.allowed_channels"),
+                           f"expected a non-empty strictly increasing list of widths in 1..{c}, got {raw}")
+            self.allowed_widths = tuple(widths)
+
+    @property
+    def lookback(self) -> int:
+        return sum((k - 1) * d for k, d in zip(self.kernel_sizes, self.dilations)) + self.head_kernel - 1
+
+    def weight_count(self) -> int:
+        c, n_in = self.channels, self.input_size
+        total = c * n_in
+        for k, gating in zip(self.kernel_sizes, self.gating):
+            g = 1 if gating == "none" else 2
+            total += g * c * c * k + g * c + g * c * self.condition_size
+            if self.layer1x1:
+                total += c * c + c
+        total += self.head_size * c * self.head_kernel + (self.head_size if self.head_bias else 0)
+        return total
+
+    def state_floats(self, chunk=4096) -> int:
+        return sum(self.channels * (2 * (k - 1) * d + chunk) for k, d in zip(self.kernel_sizes, self.dilations))
+
+    def build(self, w: _Weights) -> LayerArray:
+        c = self.channels
+        rechannel = w.take((c, self.input_size))
+        layers = []
+        for j, (k, d) in enumerate(zip(self.kernel_sizes, self.dilations)):
+            g = 1 if self.gating[j] == "none" else 2
+            conv_w = w.take((g * c, c, k))
+            conv_b = w.take((g * c,))
+            mixin = w.take((g * c, self.condition_size))
+            l1w = w.take((c, c)) if self.layer1x1 else None
+            l1b = w.take((c,)) if self.layer1x1 else None
+            layers.append(Layer(kernel_size=k, dilation=d, activation=self.activations[j], gating=self.gating[j],
+                                gate_activation=self.gate_activations[j], conv_weight=conv_w, conv_bias=conv_b,
+                                mixin_weight=mixin, layer1x1_weight=l1w, layer1x1_bias=l1b))
+        head_w = w.take((self.head_size, c, self.head_kernel))
+        head_b = w.take((self.head_size,)) if self.head_bias else None
+        return LayerArray(input_size=self.input_size, condition_size=self.condition_size, channels=c,
+                          bottleneck=c, head_size=self.head_size, head_kernel_size=self.head_kernel,
+                          rechannel_weight=rechannel, layers=layers, head_weight=head_w, head_bias=head_b,
+                          allowed_widths=self.allowed_widths)
+
+
+def _sample_rate(r: _Reader, d: dict, field: str):
+    value = d.get("sample_rate")
+    if value is None:
+        return 48000.0, False
+    rate = r.float_(value, _f(field, "sample_rate"))
+    if not (1000.0 <= rate <= 768000.0):
+        r.fail(_f(field, "sample_rate"), f"expected a sample rate in Hz between 1000 and 768000, got {rate}")
+    return rate, True
+
+
+def _metadata(r: _Reader, d: dict, field: str) -> dict:
+    meta = d.get("metadata")
+    if meta is None:
+        return {}
+    return dict(r.obj(meta, _f(field, "metadata")))
+
+
+def _parse_wavenet(r: _Reader, d: dict, field: str) -> WaveNetSpec:
+    config = r.obj(r.key(d, "config", field), _f(field, "config"))
+    cfield = _f(field, "config")
+    if config.get("condition_dsp") is not None:
+        r.unsupported(_f(cfield, "condition_dsp"), "condition_dsp (a conditioning model) is not supported")
+    if config.get("head") is not None:
+        r.unsupported(_f(cfield, "head"), "a top-level WaveNet head is not supported (expected null)")
+    raw_layers = r.list_(r.key(config, "layers", cfield), _f(cfield, "layers"))
+    if not raw_layers or len(raw_layers) > 16:
+        r.fail(_f(cfield, "layers"), f"expected 1 to 16 layer arrays, got {len(raw_layers)}")
+    arrays = [_ArrayConfig(r, la, f"{cfield}.layers[{i}]") for i, la in enumerate(raw_layers)]
+    for i in range(1, len(arrays)):
+        prev, cur = arrays[i - 1], arrays[i]
+        if cur.input_size != prev.channels:
+            r.fail(f"{cfield}.layers[{i}].input_size",
+                   f"expected {prev.channels} (the previous array's channels), got {cur.input_size}")
+        if prev.head_size != cur.channels:
+            r.fail(f"{cfield}.layers[{i - 1}].head_size",
+                   f"expected {cur.channels} (the next array's channels), got {prev.head_size}")
+    if arrays[0].input_size != 1:
+        r.unsupported(f"{cfield}.layers[0].input_size", f"only 1 input channel is supported, got {arrays[0].input_size}")
+    if arrays[-1].head_size != 1:
+        r.unsupported(f"{cfield}.layers[{len(arrays) - 1}].head_size",
+                      f"only 1 output channel is supported, got {arrays[-1].head_size}")
+    if any(a.allowed_widths is not None for a in arrays) and len(arrays) != 1:
+        r.unsupported(_f(cfield, "layers"), "slimmable WaveNets with more than one layer array are not supported")
+    rf = 1 + sum(a.lookback for a in arrays)
+    if rf > MAX_RECEPTIVE_FIELD:
+        r.fail(_f(cfield, "layers"), f"receptive field {rf} exceeds the limit of {MAX_RECEPTIVE_FIELD} samples")
+    if sum(a.state_floats() for a in arrays) > MAX_STATE_FLOATS:
+        r.fail(_f(cfield, "layers"), "channels x dilations would need more than 1 GiB of history")
+    expected = sum(a.weight_count() for a in arrays) + 1  # + head_scale
+    if expected > MAX_WEIGHTS:
+        r.fail(_f(cfield, "layers"), f"the config implies {expected} weights, above the limit {MAX_WEIGHTS}")
+    values = _parse_weights(r, r.key(d, "weights", field), _f(field, "weights"), expected)
+    w = _Weights(r, values, _f(field, "weights"))
+    built = [a.build(w) for a in arrays]
+    head_scale = float(values[-1])
+    if "head_scale" in config:
+        r.float_(config["head_scale"], _f(cfield, "head_scale"))
+    rate, _ = _sample_rate(r, d, field)
+    legacy = all("head" not in la or la.get("head") is None for la in raw_layers) and all(
+        "kernel_sizes" not in la for la in raw_layers)
+    return WaveNetSpec(arrays=built, head_scale=head_scale, sample_rate=rate, metadata=_metadata(r, d, field),
+                       version=_parse_version(r, d, field), legacy_keys=legacy)
+
+
+def _parse_lstm(r: _Reader, d: dict, field: str) -> LSTMSpec:
+    config = r.obj(r.key(d, "config", field), _f(field, "config"))
+    cfield = _f(field, "config")
+    n_in = r.int_(config.get("input_size", 1), _f(cfield, "input_size"), 1, 1)
+    h = r.int_(r.key(config, "hidden_size", cfield), _f(cfield, "hidden_size"), 1, MAX_LSTM_HIDDEN)
+    n_layers = r.int_(r.key(config, "num_layers", cfield), _f(cfield, "num_layers"), 1, MAX_LSTM_LAYERS)
+    expected, inputs = 0, n_in
+    for _ in range(n_layers):
+        expected += 4 * h * (inputs + h) + 4 * h + 2 * h
+        inputs = h
+    expected += h + 1
+    values = _parse_weights(r, r.key(d, "weights", field), _f(field, "weights"), expected)
+    w = _Weights(r, values, _f(field, "weights"))
+    layers, inputs = [], n_in
+    for _ in range(n_layers):
+        layers.append((w.take((4 * h, inputs + h)), w.take((4 * h,)), w.take((h,)), w.take((h,))))
+        inputs = h
+    head_w = w.take((h,))
+    head_b = float(w.take((1,))[0])
+    rate, known = _sample_rate(r, d, field)
+    return LSTMSpec(hidden_size=h, input_size=n_in, layers=layers, head_weight=head_w, head_bias=head_b,
+                    sample_rate=rate, metadata=_metadata(r, d, field), version=_parse_version(r, d, field),
+                    sample_rate_known=known)
+
+
+def _parse_linear(r: _Reader, d: dict, field: str) -> LinearSpec:
+    config = r.obj(r.key(d, "config", field), _f(field, "config"))
+    cfield = _f(field, "config")
+    n = r.int_(r.key(config, "receptive_field", cfield), _f(cfield, "receptive_field"), 1, MAX_RECEPTIVE_FIELD)
+    has_bias = r.bool_(config.get("bias", False), _f(cfield, "bias"))
+    values = _parse_weights(r, r.key(d, "weights", field), _f(field, "weights"), n + int(has_bias))
+    taps = np.ascontiguousarray(values[:n], dtype=np.float32)
+    rate, _ = _sample_rate(r, d, field)
+    return LinearSpec(weights=taps, bias=float(values[n]) if has_bias else 0.0, sample_rate=rate,
+                      metadata=_metadata(r, d, field), version=_parse_version(r, d, field), has_bias=has_bias)
+
+
+def _parse_container(r: _Reader, d: dict, field: str, depth: int) -> ContainerSpec:
+    config = r.obj(r.key(d, "config", field), _f(field, "config"))
+    cfield = _f(field, "config")
+    subs = r.list_(r.key(config, "submodels", cfield), _f(cfield, "submodels"))
+    if not subs:
+        r.fail(_f(cfield, "submodels"), "expected at least one submodel")
+    weights = d.get("weights", [])
+    if weights not in (None, []):
+        r.fail(_f(field, "weights"), "a SlimmableContainer keeps its weights in its submodels; expected []")
+    max_values, models = [], []
+    for i, sub in enumerate(subs):
+        sfield = f"{cfield}.submodels[{i}]"
+        sub = r.obj(sub, sfield)
+        mv = r.float_(r.key(sub, "max_value", sfield), _f(sfield, "max_value"))
+        if max_values and mv <= max_values[-1]:
+            r.fail(_f(sfield, "max_value"), f"submodels must be sorted by increasing max_value; got {mv} after {max_values[-1]}")
+        max_values.append(mv)
+        models.append(_parse_model(r, r.key(sub, "model", sfield), _f(sfield, "model"), depth + 1))
+    if max_values[-1] < 1.0:
+        r.fail(f"{cfield}.submodels[{len(subs) - 1}].max_value", f"the last max_value must be >= 1.0, got {max_values[-1]}")
+    rate, known = _sample_rate(r, d, field)
+    for i, m in enumerate(models):
+        if m.sample_rate != rate and known:
+            r.fail(f"{cfield}.submodels[{i}].model.sample_rate",
+                   f"submodel rate {m.sample_rate} differs from the container's {rate}")
+    return ContainerSpec(max_values=max_values, submodels=models, sample_rate=rate,
+                         metadata=_metadata(r, d, field), version=_parse_version(r, d, field))
+
+
+_PARSERS = {"WaveNet": _parse_wavenet, "LSTM": _parse_lstm, "Linear": _parse_linear}
+
+
+def _parse_model(r: _Reader, d: Any, field: str, depth: int = 0):
+    d = r.obj(d, field or "<top level>")
+    if depth > MAX_CONTAINER_DEPTH:
+        r.fail(field, f"containers nested deeper than {MAX_CONTAINER_DEPTH} levels")
+    _parse_version(r, d, field)
+    arch = r.str_(r.key(d, "architecture", field), _f(field, "architecture"))
+    if arch == "SlimmableContainer":
+        return _parse_container(r, d, field, depth)
+    if arch in _PARSERS:
+        return _PARSERS[arch](r, d, field)
+    if arch == "ConvNet":
+        r.unsupported(_f(field, "architecture"), "the ConvNet architecture is not supported by this engine")
+    r.unsupported(_f(field, "architecture"),
+                  f"unknown architecture {arch!r}; expected WaveNet, LSTM, Linear or SlimmableContainer")
+
+
+def from_dict(d: Any, path: Optional[str] = None):
+    """Validate a parsed ``.nam`` JSON object and return its spec."""
+    return _parse_model(_Reader(path), d, "")
+
+
+def loads(text, path: Optional[str] = None):
+    """Parse ``.nam`` JSON text (str or bytes) into a spec."""
+    r = _Reader(path)
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        d = json.loads(text, parse_constant=lambda name: float(name))
+    except UnicodeDecodeError as exc:
+        r.fail("<file>", f"not UTF-8 text: {exc}")
+    except (json.JSONDecodeError, RecursionError) as exc:
+        r.fail("<file>", f"not valid JSON: {exc}")
+    return from_dict(d, path)
+
+
+def load_spec(path):
+    """Read and validate a ``.nam`` file; raise :class:`NamFileError` on any problem."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise NamFileError(path, "<file>", f"cannot read the file: {exc.strerror or exc}") from None
+    return loads(text, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+def _act_json(act: Activation, legacy: bool):
+    if legacy:
+        return act.name
+    if act.name == "LeakyReLU":
+        return {"type": "LeakyReLU", "negative_slope": act.param}
+    if act.name == "LeakyHardtanh":
+        return {"type": "LeakyHardtanh", "min_slope": act.param, "max_slope": act.param}
+    return {"type": act.name}
+
+
+def _layer_array_json(arr: LayerArray, legacy: bool) -> dict:
+    n = len(arr.layers)
+    layers = arr.layers
+    base = {"input_size": arr.input_size, "condition_size": arr.condition_size}
+    if legacy:
+        base.update({
+            "head_size": arr.head_size, "channels": arr.channels, "kernel_size": layers[0].kernel_size,
+            "dilations": [l.dilation for l in layers], "activation": layers[0].activation.name,
+            "gated": layers[0].gating == "gated", "head_bias": arr.head_bias is not None})
+    else:
+        inactive = {"active": False, "shift": True, "groups": 1}
+        base.update({
+            "head": {"out_channels": arr.head_size, "kernel_size": arr.head_kernel_size,
+                     "bias": arr.head_bias is not None},
+            "channels": arr.channels,
+            "kernel_sizes": [l.kernel_size for l in layers],
+            "dilations": [l.dilation for l in layers],
+            "activation": [_act_json(l.activation, False) for l in layers],
+            "bottleneck": arr.bottleneck,
+            "head1x1": {"active": False, "out_channels": arr.head_size, "groups": 1},
+            "layer1x1": {"active": layers[0].layer1x1_weight is not None, "groups": 1},
+            "groups_input": 1, "groups_input_mixin": 1,
+            **{key: dict(inactive) for key in _FILM_KEYS},
+            "gating_mode": [l.gating for l in layers],
+            "secondary_activation": [None if l.gating == "none" else _act_json(l.gate_activation, False)
+                                     for l in layers],
+        })
+        base["slimmable"] = None
+    if arr.allowed_widths is not None:
+        base["slimmable"] = {"method": "slice_channels_uniform",
+                             "kwargs": {"allowed_channels": list(arr.allowed_widths)}}
+    return base
+
+
+def _can_write_legacy(spec: WaveNetSpec) -> bool:
+    for arr in spec.arrays:
+        first = arr.layers[0]
+        for layer in arr.layers:
+            if (layer.kernel_size != first.kernel_size or layer.activation != first.activation
+                    or layer.gating != first.gating or layer.layer1x1_weight is None
+                    or layer.activation.name not in ("Tanh", "ReLU", "Sigmoid", "Hardtanh")
+                    or layer.gating == "blended" or layer.gate_activation != SIGMOID):
+                return False
+        if arr.head_kernel_size != 1:
+            return False
+    return True
+
+
+def to_dict(spec, form: str = "auto") -> dict:
+    """A JSON-ready ``.nam`` dict for ``spec``.
+
+    ``form``: ``"legacy"`` (0.5 keys, read by every NAM release), ``"0.7"`` (NAM trainer 0.13's
+    layout with explicit ``head``, ``kernel_sizes``, ``gating_mode`` ...), or ``"auto"`` (the form the
+    model was read in when it can be written that way).
+    """
+    if isinstance(spec, ContainerSpec):
+        return {"version": spec.version, "metadata": spec.metadata, "architecture": "SlimmableContainer",
+                "config": {"submodels": [{"max_value": mv, "model": to_dict(m, form)}
+                                         for mv, m in zip(spec.max_values, spec.submodels)]},
+                "weights": [], "sample_rate": spec.sample_rate}
+    if isinstance(spec, LSTMSpec):
+        flat = []
+        for w, b, h0, c0 in spec.layers:
+            flat += [w, b, h0, c0]
+        flat += [spec.head_weight, np.array([spec.head_bias])]
+        return {"version": spec.version, "metadata": spec.metadata, "architecture": "LSTM",
+                "config": {"input_size": spec.input_size, "hidden_size": spec.hidden_size,
+                           "num_layers": spec.num_layers},
+                "weights": _flat(flat), "sample_rate": spec.sample_rate}
+    if isinstance(spec, LinearSpec):
+        flat = [spec.weights] + ([np.array([spec.bias])] if spec.has_bias else [])
+        return {"version": spec.version, "metadata": spec.metadata, "architecture": "Linear",
+                "config": {"receptive_field": spec.receptive_field, "bias": spec.has_bias},
+                "weights": _flat(flat), "sample_rate": spec.sample_rate}
+    if form == "auto":
+        form = "legacy" if spec.legacy_keys and _can_write_legacy(spec) else "0.7"
+    if form == "legacy" and not _can_write_legacy(spec):
+        raise ValueError("this WaveNet uses features that only the 0.7 form can express")
+    legacy = form == "legacy"
+    version = spec.version if legacy else "0.7.0"
+    return {"version": version, "metadata": spec.metadata, "architecture": "WaveNet",
+            "config": {"layers": [_layer_array_json(a, legacy) for a in spec.arrays], "head": None,
+                       "head_scale": float(spec.head_scale)},
+            "weights": _flat(spec.parameters() + [np.array([spec.head_scale])]),
+            "sample_rate": spec.sample_rate}
+
+
+def _flat(arrays) -> list:
+    # float32 -> Python float keeps every bit; JSON's shortest repr round-trips exactly.
+    return [float(v) for a in arrays for v in np.asarray(a, dtype=np.float32).ravel()]
+
+
+def dumps(spec, form: str = "auto") -> str:
+    return json.dumps(to_dict(spec, form), allow_nan=False)
+
+
+def save_spec(spec, path, form: str = "auto") -> None:
+    """Write ``spec`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+
+    A crash mid-write leaves the old file (or none), never a truncated one.
+    """
+    atomic_write_text(path, dumps(spec, form))
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass

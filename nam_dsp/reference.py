@@ -1,0 +1,139 @@
+"""The slow, obviously correct NumPy forward pass: the oracle the tests check the kernels against.
+
+Whole-signal, float64, written straight from the equations in the module docstring of
+:mod:`nam_dsp.spec`. Prewarm is modelled as NAM Core does it: the model has seen zeros forever
+before sample 0 (for a WaveNet any zero history at least one receptive field long is the same).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
+
+
+def activation(name: str, param: float, z: np.ndarray) -> np.ndarray:
+    """Every activation the engine runs, in float64."""
+    if name in ("Tanh", "Fasttanh"):
+        return np.tanh(z)
+    if name == "ReLU":
+        return np.maximum(z, 0.0)
+    if name == "LeakyReLU":
+        return np.where(z >= 0, z, param * z)
+    if name == "Sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+    if name == "Hardtanh":
+        return np.clip(z, -1.0, 1.0)
+    if name in ("LeakyHardtanh", "LeakyHardTanh"):
+        return np.where(z > 1, 1 + param * (z - 1), np.where(z < -1, -1 + param * (z + 1), z))
+    if name == "Softsign":
+        return z / (1.0 + np.abs(z))
+    if name in ("SiLU", "Swish"):
+        return z / (1.0 + np.exp(-z))
+    if name == "Hardswish":
+        return z * np.clip(z + 3.0, 0.0, 6.0) / 6.0
+    if name == "Identity":
+        return z
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def _delay(h: np.ndarray, shift: int) -> np.ndarray:
+    """``h`` delayed by ``shift`` samples along the last axis, zeros shifted in."""
+    if shift == 0:
+        return h
+    out = np.zeros_like(h)
+    if shift < h.shape[-1]:
+        out[..., shift:] = h[..., :-shift]
+    return out
+
+
+def causal_conv(h: np.ndarray, weight: np.ndarray, dilation: int) -> np.ndarray:
+    """``sum_k weight[:, :, k] @ h[:, t - (K-1-k) d]`` for every t (zeros before the start)."""
+    k_taps = weight.shape[2]
+    out = np.zeros((weight.shape[0], h.shape[1]))
+    for k in range(k_taps):
+        out += weight[:, :, k].astype(np.float64) @ _delay(h, (k_taps - 1 - k) * dilation)
+    return out
+
+
+def wavenet_forward(spec: WaveNetSpec, x: np.ndarray, prewarm: bool = True) -> np.ndarray:
+    """Run a whole signal through a WaveNet; float64 output.
+
+    With ``prewarm`` the model first sees one receptive field of zeros, as NAM Core's reset does;
+    the internal streams of a biased model are not zero on silence, so this is not the same as
+    zero-padding each layer. Without it, every layer starts from zero history.
+    """
+    pad = spec.receptive_field if prewarm else 0
+    cond = np.concatenate([np.zeros(pad), np.asarray(x, dtype=np.float64)])[None, :]
+    stream = cond
+    head_in = None
+    for arr in spec.arrays:
+        h = arr.rechannel_weight.astype(np.float64) @ stream
+        acc = np.zeros((arr.bottleneck, h.shape[1])) if head_in is None else head_in.copy()
+        for layer in arr.layers:
+            z = causal_conv(h, layer.conv_weight, layer.dilation)
+            z += layer.conv_bias[:, None] + layer.mixin_weight.astype(np.float64) @ cond
+            b = arr.bottleneck
+            act = layer.activation
+            if layer.gating == "none":
+                a = activation(act.name, act.param, z)
+            else:
+                main = activation(act.name, act.param, z[:b])
+                gate = activation(layer.gate_activation.name, layer.gate_activation.param, z[b:])
+                a = main * gate if layer.gating == "gated" else gate * main + (1.0 - gate) * z[:b]
+            if layer.layer1x1_weight is not None:
+                h = h + layer.layer1x1_weight.astype(np.float64) @ a + layer.layer1x1_bias[:, None]
+            # With the layer 1x1 inactive NAM Core passes the residual stream through unchanged.
+            acc = acc + a
+        head = causal_conv(acc, arr.head_weight, 1)
+        if arr.head_bias is not None:
+            head += arr.head_bias[:, None]
+        stream, head_in = h, head
+    return spec.head_scale * head_in[0, pad:]
+
+
+def lstm_forward(spec: LSTMSpec, x: np.ndarray, prewarm: int | None = None) -> np.ndarray:
+    """Per-sample LSTM from the file's initial state, after ``prewarm`` zeros (float64)."""
+    prewarm = spec.prewarm_samples_rounded if prewarm is None else prewarm
+    h = [layer[2].astype(np.float64) for layer in spec.layers]
+    c = [layer[3].astype(np.float64) for layer in spec.layers]
+    weights = [(layer[0].astype(np.float64), layer[1].astype(np.float64)) for layer in spec.layers]
+    hidden = spec.hidden_size
+    signal = np.concatenate([np.zeros(prewarm), np.asarray(x, dtype=np.float64)])
+    out = np.empty(signal.size)
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))
+    for t, sample in enumerate(signal):
+        inp = np.array([sample])
+        for i, (w, b) in enumerate(weights):
+            gates = w @ np.concatenate([inp, h[i]]) + b
+            ig, fg = sig(gates[:hidden]), sig(gates[hidden:2 * hidden])
+            gg, og = np.tanh(gates[2 * hidden:3 * hidden]), sig(gates[3 * hidden:])
+            c[i] = fg * c[i] + ig * gg
+            h[i] = og * np.tanh(c[i])
+            inp = h[i]
+        out[t] = spec.head_weight.astype(np.float64) @ inp + spec.head_bias
+    return out[prewarm:]
+
+
+def linear_forward(spec: LinearSpec, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    # weights[j] multiplies x[t - j] (NAM Core's order: weights[0] is the current sample).
+    return np.convolve(x, spec.weights.astype(np.float64))[:x.size] + spec.bias
+
+
+def forward(spec, x: np.ndarray, *, width: int | None = None, ratio: float | None = None) -> np.ndarray:
+    """Oracle output of any spec for the whole signal ``x`` from a freshly reset model."""
+    if isinstance(spec, ContainerSpec):
+        index = spec.index_for_ratio(1.0 if ratio is None else ratio)
+        return forward(spec.submodels[index], x)
+    if isinstance(spec, WaveNetSpec):
+        if ratio is not None:
+            width = spec.width_for_ratio(ratio)
+        if width is not None and width != spec.full_width:
+            spec = spec.sliced(width)
+        return wavenet_forward(spec, x)
+    if isinstance(spec, LSTMSpec):
+        return lstm_forward(spec, x)
+    if isinstance(spec, LinearSpec):
+        return linear_forward(spec, x)
+    raise TypeError(f"not a model spec: {type(spec).__name__}")
