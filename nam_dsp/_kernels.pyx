@@ -1,0 +1,913 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Arithmetic only: the streaming kernels behind nam_dsp's models.
+
+Layout. Every signal inside a WaveNet is channel-major: one row of frames per channel. Each
+layer keeps the history of its input in a buffer of ``2 * lookback + CHUNK + TILE`` frames per row
+that is rewound (the last ``lookback`` frames copied to the front) when full, so every tap of a
+dilated conv reads one contiguous run of frames.
+
+Work is done in tiles of TILE frames; a block whose length is not a multiple of TILE is padded
+(the padded frames are computed but never become history), so every frame is computed by the same
+instructions whatever the block partition: the output is bit-identical for any partition.
+
+Widths. A slimmable model runs its first ``width`` channels: the loops' bounds change, the weight
+strides (full channel count) do not. Nothing is reallocated.
+
+Every function called per block is ``noexcept nogil`` and allocates nothing.
+"""
+
+from libc.stdlib cimport free
+from libc.string cimport memcpy, memmove, memset
+from libc.math cimport tanhf, expf, fabsf, isfinite
+from libc.stdint cimport int32_t, int64_t
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from "stdlib.h" nogil:
+    int posix_memalign(void **memptr, size_t alignment, size_t size)
+
+# Frames per tile (the vectorised inner dimension) and the longest chunk run at once.
+DEF TILE = 16
+DEF CHUNK = 512
+DEF ROWS = 4
+
+TILE_FRAMES = TILE
+CHUNK_FRAMES = CHUNK
+
+# Activation codes (keep in step with nam_dsp.spec.ACTIVATION_CODES).
+DEF ACT_IDENTITY = 0
+DEF ACT_TANH = 1
+DEF ACT_RELU = 2
+DEF ACT_LEAKYRELU = 3
+DEF ACT_SIGMOID = 4
+DEF ACT_HARDTANH = 5
+DEF ACT_LEAKYHARDTANH = 6
+DEF ACT_SOFTSIGN = 7
+DEF ACT_SILU = 8
+DEF ACT_HARDSWISH = 9
+
+DEF GATE_NONE = 0
+DEF GATE_GATED = 1
+DEF GATE_BLENDED = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# tanh without libm: vectorisable, max abs error ~1.2e-7 (tested against np.tanh in float64).
+#
+# |x| < 0.5:  odd Taylor polynomial to x^17: the alternating tail is below 0.5^19 * 2.4e-4 ~ 5e-10.
+# |x| >= 0.5: tanh|x| = 1 - 2 / (exp(2|x|) + 1), exp by Cody-Waite reduction to |r| <= ln2/2 and a
+#             degree-7 Taylor polynomial (truncation 2e-9 relative), 2^n built in the exponent bits.
+#             Above |x| = 9.1 float32 tanh is 1 to the last bit.
+# ---------------------------------------------------------------------------------------------
+
+cdef inline void tanh_tile(float* v, Py_ssize_t n) noexcept nogil:
+    cdef float ax[TILE]
+    cdef float big[TILE]
+    cdef int32_t bits[TILE]
+    cdef float* scale = <float*> bits   # type-punned view: built with -fno-strict-aliasing
+    cdef Py_ssize_t f, t0
+    cdef float x, x2, p, y, kf, r, e
+    for t0 in range(0, n, TILE):
+        for f in range(TILE):
+            x = fabsf(v[t0 + f])
+            x = x if x < 9.1 else <float> 9.1
+            y = 2.0 * x
+            kf = <float> (<int32_t> (y * <float> 1.4426950408889634 + <float> 0.5))
+            r = y - kf * <float> 0.693145751953125 - kf * <float> 1.428606765330187e-06
+            p = <float> 1.0 + r * (<float> 1.0 + r * (<float> 0.5 + r * (<float> 0.16666666666666666 + r * (
+                <float> 0.041666666666666664 + r * (<float> 0.008333333333333333 + r * (
+                    <float> 0.001388888888888889 + r * <float> 0.0001984126984126984))))))
+            big[f] = p
+            bits[f] = (<int32_t> kf + 127) << 23
+            ax[f] = x
+        for f in range(TILE):
+            e = big[f] * scale[f]
+            x = ax[f]
+            x2 = x * x
+            p = x * (<float> 1.0 + x2 * (<float> -0.3333333333333333 + x2 * (<float> 0.13333333333333333 + x2 * (
+                <float> -0.05396825396825397 + x2 * (<float> 0.021869488536155203 + x2 * (
+                    <float> -0.008863235529902197 + x2 * (<float> 0.003592128036572481 + x2 * (
+                        <float> -0.0014558343870513183 + x2 * <float> 0.0005900274409455859))))))))
+            y = <float> 1.0 - <float> 2.0 / (e + <float> 1.0)
+            y = p if x < 0.5 else y
+            v[t0 + f] = y if v[t0 + f] >= 0 else -y
+
+
+cdef inline void activation_tile(float* v, Py_ssize_t n, int code, float param) noexcept nogil:
+    """Apply activation ``code`` in place to ``n`` frames (a multiple of TILE)."""
+    cdef Py_ssize_t f
+    cdef float x
+    if code == ACT_TANH:
+        tanh_tile(v, n)
+    elif code == ACT_RELU:
+        for f in range(n):
+            v[f] = v[f] if v[f] > 0 else <float> 0.0
+    elif code == ACT_LEAKYRELU:
+        for f in range(n):
+            v[f] = v[f] if v[f] >= 0 else param * v[f]
+    elif code == ACT_SIGMOID or code == ACT_SILU:
+        # sigmoid(x) = (1 + tanh(x / 2)) / 2 keeps one accurate transcendental in the package.
+        for f in range(n):
+            x = v[f]
+            v[f] = <float> 0.5 * x
+        tanh_tile(v, n)
+        if code == ACT_SIGMOID:
+            for f in range(n):
+                v[f] = <float> 0.5 + <float> 0.5 * v[f]
+    elif code == ACT_HARDTANH:
+        for f in range(n):
+            x = v[f]
+            x = x if x < 1 else <float> 1.0
+            v[f] = x if x > -1 else <float> -1.0
+    elif code == ACT_LEAKYHARDTANH:
+        for f in range(n):
+            x = v[f]
+            v[f] = (<float> 1.0 + param * (x - <float> 1.0)) if x > 1 else (
+                (<float> -1.0 + param * (x + <float> 1.0)) if x < -1 else x)
+    elif code == ACT_SOFTSIGN:
+        for f in range(n):
+            v[f] = v[f] / (<float> 1.0 + fabsf(v[f]))
+    elif code == ACT_HARDSWISH:
+        for f in range(n):
+            x = v[f] + <float> 3.0
+            x = x if x > 0 else <float> 0.0
+            x = x if x < 6 else <float> 6.0
+            v[f] = v[f] * x * <float> (1.0 / 6.0)
+
+
+cdef inline void silu_tile(float* v, const float* pre, Py_ssize_t n) noexcept nogil:
+    # v holds tanh(x/2) for x = pre: silu = x * (1 + tanh(x/2)) / 2
+    cdef Py_ssize_t f
+    for f in range(n):
+        v[f] = pre[f] * (<float> 0.5 + <float> 0.5 * v[f])
+
+
+cpdef bint is_float32_vector(object a, bint writable):
+    """True when ``a`` is a 1-D C-contiguous float32 ndarray (writable if asked); allocates nothing."""
+    cdef cnp.ndarray arr
+    if not isinstance(a, cnp.ndarray):
+        return False
+    arr = <cnp.ndarray> a
+    if cnp.PyArray_NDIM(arr) != 1 or cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT32:
+        return False
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        return False
+    if writable and not cnp.PyArray_ISWRITEABLE(arr):
+        return False
+    return True
+
+
+cpdef void shift_in(cnp.ndarray history, cnp.ndarray x):
+    """Append float32 ``x`` to the float32 ``history`` window, dropping its oldest samples."""
+    cdef Py_ssize_t h = cnp.PyArray_SIZE(history), n = cnp.PyArray_SIZE(x)
+    cdef float* hp = <float*> cnp.PyArray_DATA(history)
+    cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
+    if n >= h:
+        memcpy(hp, xp + n - h, h * sizeof(float))
+    else:
+        memmove(hp, hp + n, (h - n) * sizeof(float))
+        memcpy(hp + h - n, xp, n * sizeof(float))
+
+
+def tanh_array(x):
+    """The engine's tanh over a float32 array (for tests); returns a new float32 array."""
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] src = np.ascontiguousarray(x, dtype=np.float32).ravel()
+    cdef Py_ssize_t n = src.shape[0]
+    cdef Py_ssize_t padded = ((n + TILE - 1) // TILE) * TILE
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] out = np.zeros(max(padded, TILE), dtype=np.float32)
+    out[:n] = src
+    with nogil:
+        tanh_tile(&out[0], padded)
+    return out[:n]
+
+
+def activation_array(x, int code, float param=0.0):
+    """Any engine activation over a float32 array (for tests)."""
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] src = np.ascontiguousarray(x, dtype=np.float32).ravel()
+    cdef Py_ssize_t n = src.shape[0]
+    cdef Py_ssize_t padded = max(((n + TILE - 1) // TILE) * TILE, TILE)
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] out = np.zeros(padded, dtype=np.float32)
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] pre = np.zeros(padded, dtype=np.float32)
+    out[:n] = src
+    pre[:n] = src
+    with nogil:
+        activation_tile(&out[0], padded, code, param)
+        if code == ACT_SILU:
+            silu_tile(&out[0], &pre[0], padded)
+    return out[:n]
+
+
+# ---------------------------------------------------------------------------------------------
+# The convolution micro-kernel: ROWS output rows x TILE frames held in registers.
+# ---------------------------------------------------------------------------------------------
+
+cdef inline void conv_tile(float* out, Py_ssize_t out_stride, int n_out,
+                           const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
+                           const float* src, Py_ssize_t src_stride,
+                           const float* bias, const float* mix, const float* cond) noexcept nogil:
+    """out[o, f] = bias[o] + mix[o] * cond[f] + sum_{i,k} w[o, i, k] * src[i, f - (K-1-k) dil].
+
+    ``w`` rows are ``w_row`` floats apart, taps contiguous; ``src`` points at frame 0 of the tile
+    in input row 0, rows ``src_stride`` floats apart. ``bias``/``mix`` may be NULL.
+    """
+    cdef float a0[TILE]
+    cdef float a1[TILE]
+    cdef float a2[TILE]
+    cdef float a3[TILE]
+    cdef int o, i, k, f
+    cdef const float* s
+    cdef const float* wp
+    cdef float w0, w1, w2, w3, b0, b1, b2, b3, m0, m1, m2, m3
+    o = 0
+    while o + ROWS <= n_out:
+        b0 = bias[o] if bias != NULL else <float> 0.0
+        b1 = bias[o + 1] if bias != NULL else <float> 0.0
+        b2 = bias[o + 2] if bias != NULL else <float> 0.0
+        b3 = bias[o + 3] if bias != NULL else <float> 0.0
+        if mix != NULL:
+            m0 = mix[o]
+            m1 = mix[o + 1]
+            m2 = mix[o + 2]
+            m3 = mix[o + 3]
+            for f in range(TILE):
+                a0[f] = b0 + m0 * cond[f]
+                a1[f] = b1 + m1 * cond[f]
+                a2[f] = b2 + m2 * cond[f]
+                a3[f] = b3 + m3 * cond[f]
+        else:
+            for f in range(TILE):
+                a0[f] = b0
+                a1[f] = b1
+                a2[f] = b2
+                a3[f] = b3
+        for i in range(n_in):
+            for k in range(k_taps):
+                s = src + i * src_stride - (k_taps - 1 - k) * dil
+                wp = w + o * w_row + i * k_taps + k
+                w0 = wp[0]
+                w1 = wp[w_row]
+                w2 = wp[2 * w_row]
+                w3 = wp[3 * w_row]
+                for f in range(TILE):
+                    a0[f] += w0 * s[f]
+                    a1[f] += w1 * s[f]
+                    a2[f] += w2 * s[f]
+                    a3[f] += w3 * s[f]
+        for f in range(TILE):
+            out[o * out_stride + f] = a0[f]
+            out[(o + 1) * out_stride + f] = a1[f]
+            out[(o + 2) * out_stride + f] = a2[f]
+            out[(o + 3) * out_stride + f] = a3[f]
+        o += ROWS
+    while o < n_out:
+        b0 = bias[o] if bias != NULL else <float> 0.0
+        if mix != NULL:
+            m0 = mix[o]
+            for f in range(TILE):
+                a0[f] = b0 + m0 * cond[f]
+        else:
+            for f in range(TILE):
+                a0[f] = b0
+        for i in range(n_in):
+            for k in range(k_taps):
+                s = src + i * src_stride - (k_taps - 1 - k) * dil
+                w0 = w[o * w_row + i * k_taps + k]
+                for f in range(TILE):
+                    a0[f] += w0 * s[f]
+        for f in range(TILE):
+            out[o * out_stride + f] = a0[f]
+        o += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# WaveNet
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Ring:
+    # History of a channel-major signal: rows x cap frames, rows `stride` floats apart.
+    float* data
+    Py_ssize_t stride
+    Py_ssize_t cap
+    Py_ssize_t pos        # next frame to write
+    Py_ssize_t lookback   # frames of history kept
+
+
+cdef struct LayerK:
+    int k_taps
+    int dil
+    int act
+    int gate_act
+    int gating
+    float act_param
+    float gate_param
+    const float* w        # (G*C, C, K) full size
+    const float* b        # (G*C,)
+    const float* m        # (G*C,)
+    const float* u_w      # (C, C) or NULL
+    const float* u_b      # (C,)
+    Ring hist             # this layer's input history
+    float* silence        # (C,) the input's value on silence, per channel (after prewarm)
+
+
+cdef struct ArrayK:
+    int channels
+    int in_size
+    int head_size
+    int head_k
+    int n_layers
+    LayerK* layers
+    const float* rechannel    # (C, in)
+    const float* head_w       # (head_size, C, head_k)
+    const float* head_b       # (head_size,) or NULL
+    Ring acc                  # head accumulator history (lookback head_k - 1)
+    float* acc_silence
+    float* residual           # (C, CHUNK + TILE): this array's residual output (next array's input)
+    float* head_out           # (head_size, CHUNK + TILE)
+
+
+cdef inline Py_ssize_t round_up(Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    return ((n + m - 1) // m) * m
+
+
+cdef inline void ring_make_room(Ring* r, int rows, Py_ssize_t n) noexcept nogil:
+    """Rewind so that n frames (plus a tile of padding) fit after pos; keeps `lookback` frames."""
+    cdef int i
+    if r.pos + n + TILE <= r.cap:
+        return
+    for i in range(rows):
+        memmove(r.data + i * r.stride, r.data + i * r.stride + r.pos - r.lookback,
+                r.lookback * sizeof(float))
+    r.pos = r.lookback
+
+
+cdef inline void ring_fill_rows(Ring* r, int row_from, int row_to, const float* values) noexcept nogil:
+    """Set the history window of rows [row_from, row_to) to a constant per row."""
+    cdef int i
+    cdef Py_ssize_t t
+    cdef float* row
+    for i in range(row_from, row_to):
+        row = r.data + i * r.stride
+        for t in range(r.pos - r.lookback, r.pos):
+            row[t] = values[i]
+
+
+cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stream_stride,
+                      const float* head_in, const float* cond, Py_ssize_t n, bint need_residual,
+                      float* z, float* act) noexcept nogil:
+    """Run one layer array over n frames (n <= CHUNK).
+
+    stream: input rows (in_size rows, `stream_stride` apart, frame 0 at index 0);
+    head_in: previous array's head output (C rows, CHUNK+TILE apart) or NULL; z, act: scratch.
+    """
+    cdef int c = width
+    cdef Py_ssize_t n_pad = round_up(n, TILE)
+    cdef Py_ssize_t t0, f
+    cdef int j, i, o, g
+    cdef LayerK* L
+    cdef Ring* h
+    cdef Ring* nxt
+    cdef float* dst
+    cdef Py_ssize_t dst_stride
+    cdef const float* srcp
+    cdef float* accp
+    cdef float* zrow
+    cdef float* arow
+    cdef float* drow
+    cdef const float* hrow
+    cdef float ub
+    cdef Py_ssize_t tile_stride = TILE
+    cdef Py_ssize_t wide = CHUNK + TILE
+    cdef bint last
+
+    for j in range(a.n_layers):
+        ring_make_room(&a.layers[j].hist, c, n_pad)
+    ring_make_room(&a.acc, c, n_pad)
+
+    # Rechannel (1x1, no bias) into layer 0's history.
+    h = &a.layers[0].hist
+    for t0 in range(0, n_pad, TILE):
+        conv_tile(h.data + h.pos + t0, h.stride, c, a.rechannel, a.in_size, a.in_size, 1, 1,
+                  stream + t0, stream_stride, NULL, NULL, NULL)
+
+    # Head accumulator starts at the previous array's head output, or zero.
+    for i in range(c):
+        accp = a.acc.data + i * a.acc.stride + a.acc.pos
+        if head_in != NULL:
+            memcpy(accp, head_in + i * wide, n_pad * sizeof(float))
+        else:
+            memset(accp, 0, n_pad * sizeof(float))
+
+    for j in range(a.n_layers):
+        L = &a.layers[j]
+        h = &L.hist
+        g = 1 if L.gating == GATE_NONE else 2
+        last = j == a.n_layers - 1
+        if not last:
+            nxt = &a.layers[j + 1].hist
+            dst = nxt.data + nxt.pos
+            dst_stride = nxt.stride
+        else:
+            dst = a.residual
+            dst_stride = wide
+        for t0 in range(0, n_pad, TILE):
+            # z = dilated conv + bias + mixin: main rows, then gate rows from the second half.
+            conv_tile(z, tile_stride, c, L.w, a.channels * L.k_taps, c, L.k_taps, L.dil,
+                      h.data + h.pos + t0, h.stride, L.b, L.m, cond + t0)
+            if g == 2:
+                conv_tile(z + c * TILE, tile_stride, c, L.w + a.channels * a.channels * L.k_taps,
+                          a.channels * L.k_taps, c, L.k_taps, L.dil, h.data + h.pos + t0, h.stride,
+                          L.b + a.channels, L.m + a.channels, cond + t0)
+            memcpy(act, z, c * TILE * sizeof(float))
+            activation_tile(act, c * TILE, L.act, L.act_param)
+            if L.act == ACT_SILU:
+                silu_tile(act, z, c * TILE)
+            if g == 2:
+                zrow = z + c * TILE
+                memcpy(act + c * TILE, zrow, c * TILE * sizeof(float))
+                activation_tile(act + c * TILE, c * TILE, L.gate_act, L.gate_param)
+                if L.gate_act == ACT_SILU:
+                    silu_tile(act + c * TILE, zrow, c * TILE)
+                if L.gating == GATE_GATED:
+                    for f in range(c * TILE):
+                        act[f] = act[f] * act[c * TILE + f]
+                else:
+                    # blended: gate * act(main) + (1 - gate) * main
+                    for f in range(c * TILE):
+                        act[f] = act[c * TILE + f] * act[f] + (<float> 1.0 - act[c * TILE + f]) * z[f]
+            # Head accumulator.
+            for i in range(c):
+                accp = a.acc.data + i * a.acc.stride + a.acc.pos + t0
+                arow = act + i * TILE
+                for f in range(TILE):
+                    accp[f] += arow[f]
+            # Residual: next = h + U a + u (or h when the layer 1x1 is inactive).
+            if last and not need_residual:
+                continue
+            if L.u_w != NULL:
+                conv_tile(dst + t0, dst_stride, c, L.u_w, a.channels, c, 1, 1, act, tile_stride,
+                          L.u_b, NULL, NULL)
+                for i in range(c):
+                    drow = dst + i * dst_stride + t0
+                    hrow = h.data + i * h.stride + h.pos + t0
+                    for f in range(TILE):
+                        drow[f] += hrow[f]
+            else:
+                for i in range(c):
+                    memcpy(dst + i * dst_stride + t0, h.data + i * h.stride + h.pos + t0,
+                           TILE * sizeof(float))
+
+    # Head conv over the accumulator (dilation 1, head_k taps).
+    for t0 in range(0, n_pad, TILE):
+        conv_tile(a.head_out + t0, wide, a.head_size, a.head_w, a.channels * a.head_k, c, a.head_k, 1,
+                  a.acc.data + a.acc.pos + t0, a.acc.stride, a.head_b, NULL, NULL)
+
+    for j in range(a.n_layers):
+        a.layers[j].hist.pos += n
+    a.acc.pos += n
+
+
+cdef class WaveNetKernel:
+    """The run-time state of a WaveNet: weights packed for the kernels, histories, scratch.
+
+    Built once by :class:`nam_dsp.engine.WaveNetModel`; :meth:`run` processes a whole block in
+    one GIL-free call and allocates nothing.
+    """
+    cdef ArrayK* arrays
+    cdef int n_arrays
+    cdef object _keep          # the numpy arrays whose memory the structs point into
+    cdef list _blocks          # malloc'ed blocks to free
+    cdef float* cond
+    cdef float* z
+    cdef float* act
+    cdef float head_scale
+    cdef public int width
+    cdef public int full_width
+    cdef public long long nonfinite_count
+    cdef bint slimmable
+
+    def __cinit__(self):
+        self.arrays = NULL
+        self._blocks = []
+
+    def __dealloc__(self):
+        cdef size_t addr
+        for addr in self._blocks:
+            free(<void*> addr)
+        self._blocks = []
+
+    cdef float* _alloc(self, Py_ssize_t n_floats) except NULL:
+        cdef void* p = NULL
+        if posix_memalign(&p, 64, max(n_floats, 16) * sizeof(float)) != 0:
+            raise MemoryError(f"cannot allocate {n_floats * 4} bytes of model state")
+        memset(p, 0, max(n_floats, 16) * sizeof(float))
+        self._blocks.append(<size_t> p)
+        return <float*> p
+
+    cdef void _ring(self, Ring* r, int rows, Py_ssize_t lookback) except *:
+        r.lookback = lookback
+        r.cap = 2 * lookback + CHUNK + 2 * TILE
+        r.stride = round_up(r.cap, 16)
+        r.pos = lookback
+        r.data = self._alloc(rows * r.stride)
+
+    def __init__(self, spec, int width):
+        """``spec``: a WaveNetSpec (validated); ``width``: initial width of array 0."""
+        cdef int ai, j, c, max_rows = 0
+        cdef ArrayK* a
+        cdef LayerK* L
+        cdef cnp.ndarray arr
+        keep = []
+
+        def ptr(x):
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            keep.append(x)
+            return x
+
+        self.n_arrays = len(spec.arrays)
+        self.arrays = <ArrayK*> self._alloc((sizeof(ArrayK) * self.n_arrays + 3) // 4)
+        self.head_scale = spec.head_scale
+        self.full_width = spec.arrays[0].channels
+        self.slimmable = spec.allowed_widths is not None
+        self.width = width
+        self.nonfinite_count = 0
+        for ai, sa in enumerate(spec.arrays):
+            a = &self.arrays[ai]
+            c = sa.channels
+            a.channels = c
+            a.in_size = sa.input_size
+            a.head_size = sa.head_size
+            a.head_k = sa.head_kernel_size
+            a.n_layers = len(sa.layers)
+            a.layers = <LayerK*> self._alloc((sizeof(LayerK) * a.n_layers + 3) // 4)
+            arr = ptr(sa.rechannel_weight)
+            a.rechannel = <const float*> cnp.PyArray_DATA(arr)
+            arr = ptr(sa.head_weight)
+            a.head_w = <const float*> cnp.PyArray_DATA(arr)
+            if sa.head_bias is not None:
+                arr = ptr(sa.head_bias)
+                a.head_b = <const float*> cnp.PyArray_DATA(arr)
+            else:
+                a.head_b = NULL
+            self._ring(&a.acc, c, a.head_k - 1)
+            a.acc_silence = self._alloc(c)
+            a.residual = self._alloc(c * (CHUNK + TILE))
+            a.head_out = self._alloc(a.head_size * (CHUNK + TILE))
+            max_rows = max(max_rows, 2 * c)
+            for j, sl in enumerate(sa.layers):
+                L = &a.layers[j]
+                L.k_taps = sl.kernel_size
+                L.dil = sl.dilation
+                L.act = sl.activation.code
+                L.act_param = sl.activation.param
+                L.gate_act = sl.gate_activation.code
+                L.gate_param = sl.gate_activation.param
+                L.gating = {"none": GATE_NONE, "gated": GATE_GATED, "blended": GATE_BLENDED}[sl.gating]
+                arr = ptr(sl.conv_weight)
+                L.w = <const float*> cnp.PyArray_DATA(arr)
+                arr = ptr(sl.conv_bias)
+                L.b = <const float*> cnp.PyArray_DATA(arr)
+                arr = ptr(sl.mixin_weight[:, 0])
+                L.m = <const float*> cnp.PyArray_DATA(arr)
+                if sl.layer1x1_weight is not None:
+                    arr = ptr(sl.layer1x1_weight)
+                    L.u_w = <const float*> cnp.PyArray_DATA(arr)
+                    arr = ptr(sl.layer1x1_bias)
+                    L.u_b = <const float*> cnp.PyArray_DATA(arr)
+                else:
+                    L.u_w = NULL
+                    L.u_b = NULL
+                self._ring(&L.hist, c, (sl.kernel_size - 1) * sl.dilation)
+                L.silence = self._alloc(c)
+        self._keep = keep
+        self.cond = self._alloc(CHUNK + TILE)
+        self.z = self._alloc(max_rows * TILE)
+        self.act = self._alloc(max_rows * TILE)
+
+    cdef int _array_width(self, int ai) noexcept nogil:
+        return self.width if (ai == 0 and self.slimmable) else self.arrays[ai].channels
+
+    cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count_nonfinite) noexcept nogil:
+        cdef Py_ssize_t done = 0, m, t
+        cdef int ai
+        cdef ArrayK* a
+        cdef ArrayK* prev
+        cdef float v
+        cdef Py_ssize_t wide = CHUNK + TILE
+        cdef long long bad = 0
+        while done < n:
+            m = n - done
+            if m > CHUNK:
+                m = CHUNK
+            # Sanitise: a non-finite input sample is treated as 0 (and counted) so it can never
+            # enter the histories.
+            for t in range(m):
+                v = x[done + t] if x != NULL else <float> 0.0
+                if not isfinite(v):
+                    v = 0.0
+                    bad += 1
+                self.cond[t] = v
+            for t in range(m, round_up(m, TILE)):
+                self.cond[t] = 0.0
+            for ai in range(self.n_arrays):
+                a = &self.arrays[ai]
+                if ai == 0:
+                    array_chunk(a, self._array_width(0), self.cond, 0, NULL, self.cond, m,
+                                self.n_arrays > 1, self.z, self.act)
+                else:
+                    prev = &self.arrays[ai - 1]
+                    array_chunk(a, self._array_width(ai), prev.residual, wide, prev.head_out, self.cond, m,
+                                ai < self.n_arrays - 1, self.z, self.act)
+            a = &self.arrays[self.n_arrays - 1]
+            if y != NULL:
+                for t in range(m):
+                    y[done + t] = self.head_scale * a.head_out[t]
+            done += m
+        if count_nonfinite:
+            self.nonfinite_count += bad
+
+    def run(self, cnp.ndarray x, cnp.ndarray y):
+        """Process ``x`` into ``y`` (both C-contiguous float32, same length; checked by the caller)."""
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
+        cdef float* yp = <float*> cnp.PyArray_DATA(y)
+        with nogil:
+            self._run(xp, yp, n, True)
+
+    def run_silence(self, Py_ssize_t n):
+        """Feed n zeros and discard the output (prewarm)."""
+        with nogil:
+            self._run(NULL, NULL, n, False)
+
+    def clear(self):
+        """Zero every history (the state before prewarm)."""
+        cdef int ai, j, c
+        cdef ArrayK* a
+        cdef Ring* r
+        for ai in range(self.n_arrays):
+            a = &self.arrays[ai]
+            c = a.channels
+            for j in range(a.n_layers):
+                r = &a.layers[j].hist
+                memset(r.data, 0, c * r.stride * sizeof(float))
+                r.pos = r.lookback
+            memset(a.acc.data, 0, c * a.acc.stride * sizeof(float))
+            a.acc.pos = a.acc.lookback
+        self.nonfinite_count = 0
+
+    def snapshot_silence(self):
+        """Record each history row's current (steady, after prewarm) value as its silence value."""
+        cdef int ai, j, i, c
+        cdef ArrayK* a
+        cdef LayerK* L
+        for ai in range(self.n_arrays):
+            a = &self.arrays[ai]
+            c = self._array_width(ai)
+            for j in range(a.n_layers):
+                L = &a.layers[j]
+                for i in range(c):
+                    L.silence[i] = L.hist.data[i * L.hist.stride + L.hist.pos - 1] if L.hist.pos > 0 else 0.0
+            for i in range(c):
+                a.acc_silence[i] = a.acc.data[i * a.acc.stride + a.acc.pos - 1] if a.acc.pos > 0 else 0.0
+
+    def activate_rows(self, int old_width, int new_width):
+        """Channels [old_width, new_width) become active: fill their history with silence values."""
+        cdef int j
+        cdef ArrayK* a = &self.arrays[0]
+        if new_width <= old_width:
+            return
+        for j in range(a.n_layers):
+            ring_fill_rows(&a.layers[j].hist, old_width, new_width, a.layers[j].silence)
+        ring_fill_rows(&a.acc, old_width, new_width, a.acc_silence)
+
+    def state(self):
+        """A copy of every history window (for tests: 'split == one-shot, state included')."""
+        out = []
+        cdef int ai, j, i, c
+        cdef ArrayK* a
+        cdef Ring* r
+        for ai in range(self.n_arrays):
+            a = &self.arrays[ai]
+            c = self._array_width(ai)
+            for j in range(a.n_layers + 1):
+                r = &a.layers[j].hist if j < a.n_layers else &a.acc
+                rows = np.empty((c, r.lookback), dtype=np.float32)
+                for i in range(c):
+                    rows[i] = np.asarray(<float[:r.stride]> (r.data + i * r.stride))[r.pos - r.lookback:r.pos]
+                out.append(rows)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# LSTM: sequential per sample; gates computed as one matrix-vector product per layer.
+# ---------------------------------------------------------------------------------------------
+
+cdef inline float sigmoidf(float x) noexcept nogil:
+    return <float> 1.0 / (<float> 1.0 + expf(-x))
+
+
+cdef class LSTMKernel:
+    cdef float* w        # per layer (4H, in+H) stacked
+    cdef float* b
+    cdef float* h        # (layers, H) current state
+    cdef float* c
+    cdef float* h0
+    cdef float* c0
+    cdef float* gates
+    cdef float* xin      # (in + H) input vector
+    cdef float* head_w
+    cdef float head_b
+    cdef int hidden, n_layers, in_size
+    cdef public long long nonfinite_count
+    cdef list _blocks
+
+    def __cinit__(self):
+        self._blocks = []
+
+    def __dealloc__(self):
+        cdef size_t addr
+        for addr in self._blocks:
+            free(<void*> addr)
+
+    cdef float* _alloc(self, Py_ssize_t n) except NULL:
+        cdef void* p = NULL
+        if posix_memalign(&p, 64, max(n, 16) * sizeof(float)) != 0:
+            raise MemoryError()
+        memset(p, 0, max(n, 16) * sizeof(float))
+        self._blocks.append(<size_t> p)
+        return <float*> p
+
+    def __init__(self, spec):
+        cdef int H = spec.hidden_size
+        cdef int l, i
+        cdef Py_ssize_t off = 0
+        self.hidden = H
+        self.n_layers = spec.num_layers
+        self.in_size = spec.input_size
+        total = sum(w.size for w, _, _, _ in spec.layers)
+        self.w = self._alloc(total)
+        self.b = self._alloc(4 * H * self.n_layers)
+        self.h = self._alloc(H * self.n_layers)
+        self.c = self._alloc(H * self.n_layers)
+        self.h0 = self._alloc(H * self.n_layers)
+        self.c0 = self._alloc(H * self.n_layers)
+        self.gates = self._alloc(4 * H)
+        self.xin = self._alloc(max(self.in_size, H) + H)
+        self.head_w = self._alloc(H)
+        self.head_b = spec.head_bias
+        self.nonfinite_count = 0
+        for l, (w, b, h0, c0) in enumerate(spec.layers):
+            flat = np.ascontiguousarray(w, dtype=np.float32).ravel()
+            for i in range(flat.size):
+                self.w[off + i] = flat[i]
+            off += flat.size
+            for i in range(4 * H):
+                self.b[l * 4 * H + i] = b[i]
+            for i in range(H):
+                self.h0[l * H + i] = h0[i]
+                self.c0[l * H + i] = c0[i]
+        for i in range(H):
+            self.head_w[i] = spec.head_weight[i]
+        self.load_initial_state()
+
+    def load_initial_state(self):
+        """Set h, c to the file's initial state (NAM Core does this once, at load)."""
+        memcpy(self.h, self.h0, self.hidden * self.n_layers * sizeof(float))
+        memcpy(self.c, self.c0, self.hidden * self.n_layers * sizeof(float))
+
+    cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count) noexcept nogil:
+        cdef Py_ssize_t t
+        cdef int l, r, i, H = self.hidden, n_in, cols
+        cdef float v, acc
+        cdef const float* w = NULL
+        cdef float* hl
+        cdef float* cl
+        cdef long long bad = 0
+        for t in range(n):
+            v = x[t] if x != NULL else <float> 0.0
+            if not isfinite(v):
+                v = 0.0
+                bad += 1
+            w = self.w
+            n_in = self.in_size
+            self.xin[0] = v
+            for l in range(self.n_layers):
+                hl = self.h + l * H
+                cl = self.c + l * H
+                cols = n_in + H
+                for i in range(H):
+                    self.xin[n_in + i] = hl[i]
+                for r in range(4 * H):
+                    acc = self.b[l * 4 * H + r]
+                    for i in range(cols):
+                        acc += w[r * cols + i] * self.xin[i]
+                    self.gates[r] = acc
+                for i in range(H):
+                    cl[i] = sigmoidf(self.gates[H + i]) * cl[i] + sigmoidf(self.gates[i]) * tanhf(self.gates[2 * H + i])
+                    hl[i] = sigmoidf(self.gates[3 * H + i]) * tanhf(cl[i])
+                w += 4 * H * cols
+                n_in = H
+                for i in range(H):
+                    self.xin[i] = hl[i]
+            acc = self.head_b
+            hl = self.h + (self.n_layers - 1) * H
+            for i in range(H):
+                acc += self.head_w[i] * hl[i]
+            if y != NULL:
+                y[t] = acc
+        if count:
+            self.nonfinite_count += bad
+
+    def run(self, cnp.ndarray x, cnp.ndarray y):
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
+        cdef float* yp = <float*> cnp.PyArray_DATA(y)
+        with nogil:
+            self._run(xp, yp, n, True)
+
+    def run_silence(self, Py_ssize_t n):
+        with nogil:
+            self._run(NULL, NULL, n, False)
+
+    def state(self):
+        H = self.hidden * self.n_layers
+        return [np.asarray(<float[:H]> self.h).copy(), np.asarray(<float[:H]> self.c).copy()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear (FIR): y[t] = bias + sum_j w[j] x[t - j], history in a rewound buffer.
+# ---------------------------------------------------------------------------------------------
+
+cdef class LinearKernel:
+    cdef float* w
+    cdef float* hist
+    cdef Py_ssize_t taps, cap, pos
+    cdef float bias
+    cdef public long long nonfinite_count
+    cdef list _blocks
+
+    def __cinit__(self):
+        self._blocks = []
+
+    def __dealloc__(self):
+        cdef size_t addr
+        for addr in self._blocks:
+            free(<void*> addr)
+
+    cdef float* _alloc(self, Py_ssize_t n) except NULL:
+        cdef void* p = NULL
+        if posix_memalign(&p, 64, max(n, 16) * sizeof(float)) != 0:
+            raise MemoryError()
+        memset(p, 0, max(n, 16) * sizeof(float))
+        self._blocks.append(<size_t> p)
+        return <float*> p
+
+    def __init__(self, spec):
+        cdef Py_ssize_t j
+        self.taps = spec.receptive_field
+        self.w = self._alloc(self.taps)
+        for j in range(self.taps):
+            self.w[j] = spec.weights[j]
+        self.bias = spec.bias
+        self.cap = 2 * self.taps + CHUNK
+        self.hist = self._alloc(self.cap)
+        self.pos = self.taps - 1
+        self.nonfinite_count = 0
+
+    def clear(self):
+        memset(self.hist, 0, self.cap * sizeof(float))
+        self.pos = self.taps - 1
+
+    cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count) noexcept nogil:
+        cdef Py_ssize_t t, j, keep = self.taps - 1
+        cdef float v, acc
+        cdef long long bad = 0
+        for t in range(n):
+            if self.pos >= self.cap:
+                memmove(self.hist, self.hist + self.pos - keep, keep * sizeof(float))
+                self.pos = keep
+            v = x[t] if x != NULL else <float> 0.0
+            if not isfinite(v):
+                v = 0.0
+                bad += 1
+            self.hist[self.pos] = v
+            acc = self.bias
+            for j in range(self.taps):
+                acc += self.w[j] * self.hist[self.pos - j]
+            if y != NULL:
+                y[t] = acc
+            self.pos += 1
+        if count:
+            self.nonfinite_count += bad
+
+    def run(self, cnp.ndarray x, cnp.ndarray y):
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
+        cdef float* yp = <float*> cnp.PyArray_DATA(y)
+        with nogil:
+            self._run(xp, yp, n, True)
+
+    def run_silence(self, Py_ssize_t n):
+        with nogil:
+            self._run(NULL, NULL, n, False)

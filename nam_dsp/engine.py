@@ -1,0 +1,374 @@
+"""Stateful models: the objects users hold to stream audio through NAM models.
+
+The streaming convention, once for the whole package: a model keeps its own state; each call to
+:meth:`Model.process` continues the stream where the previous call ended, so the output of any
+partition of a signal into blocks is bit-identical to processing it in one call. :meth:`Model.reset`
+starts a new stream from silence ("prewarm", as NAM Core does).
+
+Non-finite input samples (NaN, +-inf) are treated as 0.0 and counted in
+:attr:`Model.nonfinite_count`; they never reach the model's state.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from . import _kernels
+from .errors import NamDspError, WidthError
+from .nam_file import load_spec, save_spec
+from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec, PREWARM_BLOCK
+
+_F32 = np.dtype(np.float32)
+
+
+def _as_block(x) -> np.ndarray:
+    if _kernels.is_float32_vector(x, False):
+        return x
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"process() takes a 1-D array of samples, got shape {x.shape}")
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"process() takes real-valued samples, got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _check_out(out, n: int) -> np.ndarray:
+    if not _kernels.is_float32_vector(out, True):
+        raise ValueError("out must be a writable 1-D C-contiguous float32 array")
+    if out.shape[0] != n:
+        raise ValueError(f"out has {out.shape[0]} samples, the input has {n}")
+    return out
+
+
+class Model:
+    """Base class: the streaming API shared by every architecture.
+
+    Attributes
+    ----------
+    spec : the validated model description (see :mod:`nam_dsp.spec`).
+    sample_rate : float
+        The rate the model was trained at (48000 when the file does not say).
+    receptive_field : int
+        Samples of input history that influence one output sample.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.sample_rate = float(spec.sample_rate)
+        self.receptive_field = int(spec.receptive_field)
+
+    # -- streaming ------------------------------------------------------------------------------
+    def process(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Process the next block of the stream.
+
+        Parameters
+        ----------
+        x : array_like, 1-D
+            Input samples (any length, 0 included). float32 C-contiguous input is used as is;
+            anything else is converted.
+        out : ndarray, optional
+            A float32 array of the same length to write into. With a float32 ``x`` and ``out``
+            given, a warmed model allocates nothing.
+
+        Returns
+        -------
+        ndarray of float32, the same length as ``x`` (``out`` when given).
+        """
+        x = _as_block(x)
+        n = x.shape[0]
+        out = np.empty(n, dtype=np.float32) if out is None else _check_out(out, n)
+        self._apply_pending()
+        if n:
+            self._kernel.run(x, out)
+        return out
+
+    __call__ = process
+
+    def reset(self) -> None:
+        """Clear the state and prewarm: the model behaves as if it had heard silence forever."""
+        raise NotImplementedError
+
+    def _apply_pending(self) -> None:
+        pass
+
+    @property
+    def nonfinite_count(self) -> int:
+        """How many non-finite input samples were replaced by 0 since the last reset."""
+        return int(self._kernel.nonfinite_count)
+
+    # -- width ----------------------------------------------------------------------------------
+    @property
+    def slimmable(self) -> bool:
+        return False
+
+    @property
+    def allowed_widths(self):
+        return None
+
+    @property
+    def width(self):
+        return None
+
+    def set_width(self, width: int) -> None:
+        raise WidthError(f"{type(self).__name__} models are not slimmable: width cannot change")
+
+    def set_slim(self, ratio: float) -> None:
+        raise WidthError(f"{type(self).__name__} models are not slimmable: --slim needs a slimmable model")
+
+    def macs_per_sample(self, width: Optional[int] = None) -> int:
+        return int(self.spec.macs_per_sample(width))
+
+    def save(self, path, form: str = "auto") -> None:
+        """Write the model to a ``.nam`` file atomically."""
+        save_spec(self.spec, path, form)
+
+
+class WaveNetModel(Model):
+    """A streaming WaveNet. Slimmable models change width between any two blocks.
+
+    Width changes (:meth:`set_width`, :meth:`set_slim`) may come from any thread; they are
+    applied at the start of the next :meth:`process` call, with no reallocation and the existing
+    history kept. Channels that become active start from their *silence* values (the state they
+    hold after prewarm), so a widening switch behaves as if those channels had heard silence and
+    converges to the exact wider model within one receptive field. Channels that become inactive
+    are frozen and not computed.
+    """
+
+    def __init__(self, spec: WaveNetSpec, width: Optional[int] = None):
+        super().__init__(spec)
+        self._width = spec.full_width if width is None else spec.check_width(width)
+        self._pending = None
+        self._kernel = _kernels.WaveNetKernel(spec, self._width)
+        self.reset()
+
+    @property
+    def slimmable(self) -> bool:
+        return self.spec.slimmable
+
+    @property
+    def allowed_widths(self):
+        return self.spec.allowed_widths
+
+    @property
+    def width(self) -> int:
+        """The width in use now (a pending change counts once applied)."""
+        return self._width if self._pending is None else self._pending
+
+    def set_width(self, width: int) -> None:
+        """Run the first ``width`` channels from the next block on (one of ``allowed_widths``)."""
+        self._pending = self.spec.check_width(width)
+
+    def set_slim(self, ratio: float) -> None:
+        """NAM's slimming ratio in [0, 1]: ``allowed[min(floor(ratio * n), n - 1)]``."""
+        self._pending = self.spec.width_for_ratio(ratio)
+
+    def _apply_pending(self) -> None:
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            if pending != self._width:
+                self._kernel.activate_rows(self._width, pending)
+                self._kernel.width = pending
+                self._width = pending
+
+    def reset(self) -> None:
+        """Zero the histories and prewarm (one receptive field of zeros), as NAM Core does.
+
+        The prewarm runs at full width first (so every channel has a silence value to start
+        from when it becomes active), then at the current width.
+        """
+        self._apply_pending()
+        k = self._kernel
+        k.clear()
+        k.width = self.spec.full_width
+        k.run_silence(self.receptive_field)
+        k.snapshot_silence()
+        if self._width != self.spec.full_width:
+            k.width = self._width
+            k.run_silence(self.receptive_field)
+        k.nonfinite_count = 0
+
+    def state(self) -> list:
+        """A copy of the visible history of every layer (for tests and debugging)."""
+        return self._kernel.state()
+
+
+class LSTMModel(Model):
+    """A streaming LSTM. Reset restores the file's initial state, then prewarms like NAM Core
+    (0.5 s of zeros at the model's rate, one 64-sample block when the rate is unknown)."""
+
+    def __init__(self, spec: LSTMSpec):
+        super().__init__(spec)
+        self._kernel = _kernels.LSTMKernel(spec)
+        self.reset()
+
+    def reset(self) -> None:
+        self._kernel.load_initial_state()
+        self._kernel.run_silence(self.spec.prewarm_samples_rounded)
+        self._kernel.nonfinite_count = 0
+
+    def state(self) -> list:
+        return self._kernel.state()
+
+
+class LinearModel(Model):
+    """A streaming FIR filter (NAM's ``Linear``); reset zeroes the history."""
+
+    def __init__(self, spec: LinearSpec):
+        super().__init__(spec)
+        self._kernel = _kernels.LinearKernel(spec)
+        self.reset()
+
+    def reset(self) -> None:
+        self._kernel.clear()
+        self._kernel.nonfinite_count = 0
+
+
+class ContainerModel(Model):
+    """NAM's SlimmableContainer: one submodel runs, chosen by a slimming ratio.
+
+    Keeping every submodel running would cost their sum, so only the active one runs. The
+    container keeps a window of the most recent input (the largest submodel receptive field, at
+    least 0.5 s for LSTMs); on a switch the incoming submodel is reset and then fed that window, so
+    a WaveNet submodel takes over in exactly the state it would have had if it had been running
+    all along (its state depends only on the last receptive field of input), and an LSTM in
+    nearly so. The catch-up costs one window of processing, in the block where the switch lands.
+    """
+
+    def __init__(self, spec: ContainerSpec, ratio: float = 1.0):
+        super().__init__(spec)
+        self.submodels = [from_spec(s) for s in spec.submodels]
+        window = max(s.receptive_field for s in spec.submodels)
+        if any(isinstance(s, LSTMSpec) for s in spec.submodels):
+            window = max(window, int(0.5 * spec.sample_rate))
+        self._history = np.zeros(window, dtype=np.float32)
+        self._scratch = np.zeros(window, dtype=np.float32)
+        self._active = spec.index_for_ratio(ratio)
+        self._pending = None
+        self._nonfinite_base = 0
+
+    @property
+    def slimmable(self) -> bool:
+        return True
+
+    @property
+    def active_index(self) -> int:
+        return self._active if self._pending is None else self._pending
+
+    @property
+    def active(self) -> Model:
+        return self.submodels[self._active]
+
+    @property
+    def _kernel(self):
+        return self.submodels[self._active]._kernel
+
+    def set_slim(self, ratio: float) -> None:
+        """Choose the first submodel with ``ratio < max_value`` (else the last), from the next block."""
+        self._pending = self.spec.index_for_ratio(ratio)
+
+    def _apply_pending(self) -> None:
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            if pending != self._active:
+                model = self.submodels[pending]
+                model.reset()
+                model.process(self._history, out=self._scratch)
+                self._active = pending
+
+    def process(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
+        x = _as_block(x)
+        out = np.empty(x.shape[0], dtype=np.float32) if out is None else _check_out(out, x.shape[0])
+        self._apply_pending()
+        self.active.process(x, out=out)
+        _kernels.shift_in(self._history, x)
+        return out
+
+    __call__ = process
+
+    def reset(self) -> None:
+        self._apply_pending()
+        self._history[:] = 0.0
+        self.active.reset()
+
+    @property
+    def nonfinite_count(self) -> int:
+        return sum(m.nonfinite_count for m in self.submodels)
+
+    def macs_per_sample(self, width=None) -> int:
+        return self.active.macs_per_sample()
+
+    @property
+    def receptive_field_active(self) -> int:
+        return self.active.receptive_field
+
+
+def from_spec(spec, *, width: Optional[int] = None, slim: Optional[float] = None) -> Model:
+    """Build the streaming model for a validated spec."""
+    if isinstance(spec, WaveNetSpec):
+        if slim is not None:
+            width = spec.width_for_ratio(slim)
+        return WaveNetModel(spec, width)
+    if width is not None:
+        raise WidthError(f"{spec.architecture} models have no width; use a slimmable WaveNet")
+    if isinstance(spec, ContainerSpec):
+        return ContainerModel(spec, 1.0 if slim is None else slim)
+    if slim is not None:
+        raise WidthError(f"{spec.architecture} models are not slimmable: --slim needs a slimmable model")
+    if isinstance(spec, LSTMSpec):
+        return LSTMModel(spec)
+    if isinstance(spec, LinearSpec):
+        return LinearModel(spec)
+    raise NamDspError(f"not a model spec: {type(spec).__name__}")
+
+
+def load(path, *, width: Optional[int] = None, slim: Optional[float] = None) -> Model:
+    """Load a ``.nam`` file into a ready (prewarmed) streaming model.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    width : int, optional
+        Start at this width (slimmable WaveNets).
+    slim : float, optional
+        Start at NAM's slimming ratio in [0, 1] (slimmable WaveNets and containers).
+
+    Raises
+    ------
+    NamFileError
+        The file is unreadable, not JSON, malformed, or uses a feature this engine lacks; the
+        message names the file and the field.
+    """
+    return from_spec(load_spec(path), width=width, slim=slim)
+
+
+def render(model, x, *, block_size: Optional[int] = None, width: Optional[int] = None,
+           slim: Optional[float] = None) -> np.ndarray:
+    """One-shot: reset ``model`` (a Model, spec or path), then process all of ``x``.
+
+    ``block_size`` splits the signal into blocks as a live host would (the output is the same);
+    ``None`` processes it in one call.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        model = load(model, width=width, slim=slim)
+    elif not isinstance(model, Model):
+        model = from_spec(model, width=width, slim=slim)
+    else:
+        if width is not None:
+            model.set_width(width)
+        if slim is not None:
+            model.set_slim(slim)
+        model.reset()
+    x = _as_block(x)
+    out = np.empty(x.shape[0], dtype=np.float32)
+    if not block_size:
+        return model.process(x, out=out)
+    if block_size < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    for start in range(0, x.shape[0], block_size):
+        model.process(x[start:start + block_size], out=out[start:start + block_size])
+    return out
