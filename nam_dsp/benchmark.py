@@ -1,0 +1,251 @@
+"""Engine speed measurements shared by ``nam-dsp bench``, ``bench/`` and the README's table.
+
+Every figure is a ratio or a distribution, never a pass/fail threshold:
+
+* **x real time** (``xrt``): seconds of audio processed per second of compute, over a fixed-seed
+  noise signal at guitar DI level, fed block by block as a live host would;
+* **p50 / p99 microseconds per block**, and p99 as a percentage of the block's deadline
+  (``block_size / sample_rate``): how close a live host would come to a dropout;
+* **thread scaling**: the aggregate x real time of ``T`` independent models running in ``T``
+  Python threads at once (the kernels release the GIL), divided by the same figure for one thread.
+
+Each measurement warms the model up first (caches, branch predictors, the CPU's clock) on the
+same signal and then times a fresh pass over all of it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+
+from .engine import Model, from_spec
+
+#: RMS level of the benchmark signal: -20 dBFS, a typical guitar DI level.
+SIGNAL_RMS = 0.1
+#: Seconds of audio run through a model before timing starts.
+WARMUP_SECONDS = 0.25
+
+
+def bench_signal(seconds: float, sample_rate: float, block_size: int, seed: int = 0) -> np.ndarray:
+    """The benchmark input: fixed-seed Gaussian noise at guitar DI level, whole blocks long.
+
+    Parameters
+    ----------
+    seconds : float
+        Approximate duration; rounded up to a whole number of blocks.
+    sample_rate : float
+        Samples per second.
+    block_size : int
+        Block length the signal will be cut into.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    ndarray of float32
+        ``ceil(seconds * sample_rate / block_size) * block_size`` samples at ``SIGNAL_RMS``,
+        clipped to [-1, 1].
+    """
+    n_blocks = max(1, int(np.ceil(seconds * sample_rate / block_size)))
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(n_blocks * block_size) * SIGNAL_RMS
+    return np.clip(noise, -1.0, 1.0).astype(np.float32)
+
+
+def process_blocks(model: Model, signal: np.ndarray, out: np.ndarray, block_size: int) -> None:
+    """Stream ``signal`` through ``model`` in ``block_size`` blocks, writing into ``out``.
+
+    The model's state carries on from previous calls (no reset), as in a live host.
+    """
+    for start in range(0, signal.shape[0], block_size):
+        model.process(signal[start:start + block_size], out=out[start:start + block_size])
+
+
+@dataclass
+class BlockTiming:
+    """One model at one width and block size: how fast, and how steady.
+
+    Attributes
+    ----------
+    width : int or None
+        Channels in use (None for models without a width: LSTM, Linear, containers).
+    macs_per_sample : int
+        Multiply-accumulates per output sample at that width.
+    xrt : float
+        Audio seconds per compute second (sum of the per-block times).
+    p50_us, p99_us : float
+        Median and 99th-percentile time of one block, in microseconds.
+    block_size : int
+    sample_rate : float
+    audio_seconds : float
+        Duration of the timed signal.
+    """
+
+    width: Optional[int]
+    macs_per_sample: int
+    xrt: float
+    p50_us: float
+    p99_us: float
+    block_size: int
+    sample_rate: float
+    audio_seconds: float
+
+    @property
+    def deadline_us(self) -> float:
+        """The time one block lasts at the model's rate: what a live host allows per block."""
+        return self.block_size / self.sample_rate * 1e6
+
+    @property
+    def p99_deadline_pct(self) -> float:
+        """p99 block time as a percentage of the block deadline."""
+        return 100.0 * self.p99_us / self.deadline_us
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict of every field plus ``deadline_us`` and ``p99_deadline_pct``."""
+        d = asdict(self)
+        d["deadline_us"] = self.deadline_us
+        d["p99_deadline_pct"] = self.p99_deadline_pct
+        return d
+
+
+def time_blocks(model: Model, signal: np.ndarray, block_size: int) -> BlockTiming:
+    """Time every block of ``signal`` through ``model`` (after a warm-up), one thread.
+
+    Parameters
+    ----------
+    model : Model
+        A ready model at the width to measure; its stream continues (no reset).
+    signal : ndarray of float32
+        Whole blocks of input (see :func:`bench_signal`).
+    block_size : int
+        Samples per ``process`` call.
+
+    Returns
+    -------
+    BlockTiming
+    """
+    out = np.empty_like(signal)
+    warmup = signal[:block_size * max(1, int(WARMUP_SECONDS * model.sample_rate) // block_size)]
+    process_blocks(model, warmup, out[:warmup.shape[0]], block_size)
+    n_blocks = signal.shape[0] // block_size
+    times_ns = np.empty(n_blocks, dtype=np.int64)
+    clock = time.perf_counter_ns
+    process = model.process
+    for index in range(n_blocks):
+        start = index * block_size
+        block, block_out = signal[start:start + block_size], out[start:start + block_size]
+        t0 = clock()
+        process(block, out=block_out)
+        times_ns[index] = clock() - t0
+    audio_seconds = n_blocks * block_size / model.sample_rate
+    p50_ns, p99_ns = np.percentile(times_ns, [50, 99])
+    return BlockTiming(width=model.width, macs_per_sample=model.macs_per_sample(model.width),
+                       xrt=audio_seconds / (times_ns.sum() * 1e-9), p50_us=p50_ns * 1e-3,
+                       p99_us=p99_ns * 1e-3, block_size=block_size,
+                       sample_rate=model.sample_rate, audio_seconds=audio_seconds)
+
+
+def threaded_xrt(make_model: Callable[[], Model], signal: np.ndarray, block_size: int,
+                 threads: int) -> float:
+    """Aggregate x real time of ``threads`` independent models streaming at once.
+
+    Each thread owns one model from ``make_model()`` and streams all of ``signal`` through it in
+    ``block_size`` blocks; the models are warmed up first, then released together.
+
+    Returns
+    -------
+    float
+        ``threads * signal duration / wall-clock time`` until the last thread finishes.
+    """
+    models = [make_model() for _ in range(threads)]
+    outputs = [np.empty_like(signal) for _ in range(threads)]
+    warmup = signal[:block_size * max(1, int(WARMUP_SECONDS * models[0].sample_rate) // block_size)]
+    for model, out in zip(models, outputs):
+        process_blocks(model, warmup, out[:warmup.shape[0]], block_size)
+    start_line = threading.Barrier(threads + 1)
+
+    def stream(model: Model, out: np.ndarray) -> None:
+        start_line.wait()
+        process_blocks(model, signal, out, block_size)
+
+    workers = [threading.Thread(target=stream, args=pair) for pair in zip(models, outputs)]
+    for worker in workers:
+        worker.start()
+    start_line.wait()
+    t0 = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    wall = time.perf_counter() - t0
+    return threads * (signal.shape[0] / models[0].sample_rate) / wall
+
+
+def bench_spec(spec, widths: Sequence[Optional[int]], *, block_size: int = 64, seconds: float = 5.0,
+               threads: int = 1, seed: int = 0) -> List[dict]:
+    """Measure a model description at each width: the rows ``nam-dsp bench`` prints.
+
+    Parameters
+    ----------
+    spec : model spec
+        From :func:`nam_dsp.load_spec` or :func:`nam_dsp.preset`.
+    widths : sequence of int or None
+        Widths to measure; ``None`` runs the model as built (full width, or its only width).
+    block_size : int, optional
+        Samples per ``process`` call (default 64, a typical live buffer).
+    seconds : float, optional
+        Audio per measurement (default 5).
+    threads : int, optional
+        With ``threads > 1``, also measure ``threads`` model copies in as many threads.
+    seed : int, optional
+        Seed of the input signal.
+
+    Returns
+    -------
+    list of dict
+        One :meth:`BlockTiming.as_dict` per width; with ``threads > 1`` each also has
+        ``threads``, ``xrt_threads`` (aggregate) and ``thread_scaling`` (aggregate over the same
+        harness with one thread).
+    """
+    signal = bench_signal(seconds, spec.sample_rate, block_size, seed)
+    rows = []
+    for width in widths:
+        def make_model(width=width) -> Model:
+            return from_spec(spec, width=width)
+
+        row = time_blocks(make_model(), signal, block_size).as_dict()
+        if threads > 1:
+            one = threaded_xrt(make_model, signal, block_size, 1)
+            many = threaded_xrt(make_model, signal, block_size, threads)
+            row.update(threads=threads, xrt_threads=many, thread_scaling=many / one)
+        rows.append(row)
+    return rows
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    """What a benchmark ran on: CPU model, cores, OS, Python and NumPy versions."""
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+    }
