@@ -209,8 +209,8 @@ def bench_spec(spec, widths: Sequence[Optional[int]], *, block_size: int = 64, s
     -------
     list of dict
         One :meth:`BlockTiming.as_dict` per width; with ``threads > 1`` each also has
-        ``threads``, ``xrt_threads`` (aggregate) and ``thread_scaling`` (aggregate over the same
-        harness with one thread).
+        ``threads``, ``xrt_threads`` (aggregate of all threads), ``xrt_one_thread`` (the same
+        harness with one thread) and ``thread_scaling`` (their ratio).
     """
     signal = bench_signal(seconds, spec.sample_rate, block_size, seed)
     rows = []
@@ -222,7 +222,8 @@ def bench_spec(spec, widths: Sequence[Optional[int]], *, block_size: int = 64, s
         if threads > 1:
             one = threaded_xrt(make_model, signal, block_size, 1)
             many = threaded_xrt(make_model, signal, block_size, threads)
-            row.update(threads=threads, xrt_threads=many, thread_scaling=many / one)
+            row.update(threads=threads, xrt_threads=many, xrt_one_thread=one,
+                       thread_scaling=many / one)
         rows.append(row)
     return rows
 

@@ -1,0 +1,105 @@
+"""Measure the engine for the README: write ``bench/results/engine.json`` and print Markdown tables.
+
+Cases (the same functions as ``nam-dsp bench``, fixed-seed noise at -20 dBFS RMS, warmed up):
+
+* the A1 "standard" architecture (preset ``a1-standard``) at 64- and 512-sample blocks;
+* the paper's slimmable model (preset ``slimmable-paper``) at every width 1..8, 64-sample blocks,
+  with the speed-up over width 8;
+* two A1 standard models in two Python threads against one model in one thread.
+
+Usage::
+
+    python bench/run_engine_bench.py [--seconds 5] [--out bench/results/engine.json]
+    python bench/run_engine_bench.py --from-json bench/results/engine.json   # tables only
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import nam_dsp
+from nam_dsp.benchmark import bench_spec, machine_info
+
+RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
+LIVE_BLOCK = 64
+BLOCK_SIZES = (64, 512)
+
+
+def measure(seconds: float) -> dict:
+    """Run every case; return the results as a JSON-ready dict."""
+    a1 = nam_dsp.preset("a1-standard")
+    paper = nam_dsp.preset("slimmable-paper")
+    a1_rows = [bench_spec(a1, [None], block_size=b, seconds=seconds)[0] for b in BLOCK_SIZES]
+    paper_rows = bench_spec(paper, list(paper.allowed_widths), block_size=LIVE_BLOCK, seconds=seconds)
+    full = paper_rows[-1]["xrt"]
+    for row in paper_rows:
+        row["speedup_vs_full"] = row["xrt"] / full
+    thread_rows = [bench_spec(a1, [None], block_size=b, seconds=seconds, threads=2)[0]
+                   for b in BLOCK_SIZES]
+    return {
+        "command": "python bench/run_engine_bench.py " + " ".join(sys.argv[1:]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "nam_dsp": nam_dsp.__version__,
+        "machine": machine_info(),
+        "seconds_per_case": seconds,
+        "a1_standard": a1_rows,
+        "paper_widths": paper_rows,
+        "a1_standard_two_threads": thread_rows,
+    }
+
+
+def _markdown(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown_report(results: dict) -> str:
+    """The Markdown tables (and the machine they ran on) for a :func:`measure` result."""
+    m = results["machine"]
+    a1 = results["a1_standard"]
+    sections = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, NumPy {m['numpy']} "
+        f"({m['os']}). Command: `{results['command'].strip()}` ({results['seconds_per_case']:g} s "
+        f"of audio per figure, {results['date']}).",
+        f"**A1 standard** (preset `a1-standard`, {a1[0]['macs_per_sample']:,} MACs/sample), one thread:",
+        _markdown(["block size", "x real time", "p50 us/block", "p99 us/block", "p99 % of deadline"],
+                  [[r["block_size"], f"{r['xrt']:.1f}", f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}",
+                    f"{r['p99_deadline_pct']:.1f}"] for r in a1]),
+        f"**Paper model** (preset `slimmable-paper`) at every width, {LIVE_BLOCK}-sample blocks, one thread:",
+        _markdown(["width", "MACs/sample", "x real time", "speed-up vs width 8", "MACs ratio 8/width",
+                   "p99 % of deadline"],
+                  [[r["width"], f"{r['macs_per_sample']:,}", f"{r['xrt']:.1f}", f"{r['speedup_vs_full']:.2f}",
+                    f"{results['paper_widths'][-1]['macs_per_sample'] / r['macs_per_sample']:.2f}",
+                    f"{r['p99_deadline_pct']:.1f}"] for r in results["paper_widths"]]),
+        "**Two A1 standard models in two Python threads** (the kernels release the GIL):",
+        _markdown(["block size", "1 thread x real time", "2 threads, aggregate x real time", "ratio"],
+                  [[r["block_size"], f"{r['xrt_one_thread']:.1f}", f"{r['xrt_threads']:.1f}",
+                    f"{r['thread_scaling']:.2f}"] for r in results["a1_standard_two_threads"]]),
+    ]
+    return "\n\n".join(sections)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of audio per figure (default 5)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
+    parser.add_argument("--from-json", type=Path, metavar="PATH",
+                        help="print the tables of an existing results file instead of measuring")
+    args = parser.parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        results = measure(args.seconds)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown_report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
