@@ -6,7 +6,7 @@ Subcommands::
     nam-dsp render MODEL IN.wav OUT.wav [--block-size N] [--width C | --slim V]
     nam-dsp bench (MODEL | --arch NAME) [--block-size N] [--seconds S]
                   [--width C ... | --all-widths] [--threads T] [--json]
-    nam-dsp demo [--out-dir DIR]
+    nam-dsp demo [--out-dir DIR] [--seconds S] [--block-size N]
     nam-dsp train ...   (delegated to nam_dsp.training.cli)
     nam-dsp play ...    (delegated to nam_dsp.realtime.cli)
 
@@ -56,16 +56,22 @@ DELEGATED = {
 # -------------------------------------------------------------------------------------------------
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
 
 

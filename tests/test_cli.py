@@ -194,6 +194,24 @@ def test_demo_writes_one_wav_per_width_and_prints_the_table(tmp_path, capsys):
                                                        width=widths[-1]))
 
 
+@pytest.mark.parametrize("stored, shown", [
+    ([0.5, 0.25, 0.125, 0.0625], ["0.5000", "0.2500", "0.1250", "0.0625"]),  # one per width
+    ({"2": 0.25, "8": 0.0625}, ["-", "0.2500", "-", "0.0625"]),             # some widths
+    (0.0625, ["-", "-", "-", "0.0625"]),                                   # NAM's: full width
+])
+def test_demo_shows_the_validation_esr_stored_by_the_trainer(monkeypatch, tmp_path, capsys, stored, shown):
+    spec = nam_dsp.preset("slimmable-paper")
+    spec.arrays[0].allowed_widths = (1, 2, 4, 8)
+    spec.metadata["training"] = {"validation_esr": stored}
+    monkeypatch.setattr("nam_dsp.cli.load_default", lambda: nam_dsp.from_spec(spec))
+    assert main(["demo", "--out-dir", str(tmp_path), "--seconds", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "validation ESR" in out
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["1"], ["2"], ["4"], ["8"])]
+    assert [row[0] for row in rows] == ["1", "2", "4", "8"]
+    assert [row[-1] for row in rows] == shown
+
+
 def _has_default_model() -> bool:
     try:
         nam_dsp.load_default()
