@@ -1,0 +1,396 @@
+"""The training loop: slimmable minibatch Adam (or L-BFGS rounds), validation, checkpoints, export.
+
+Protocol (the Slimmable NAM paper's): every step draws a batch of examples and one width uniformly
+from the allowed widths; the loss of the subnetwork of that width is minimised. With
+``schedule="sandwich"`` every step instead accumulates the gradients of the smallest, the largest
+and one random width (3x the cost of a step). Validation runs at every width.
+
+Checkpoints (``.npz``, written atomically: temp file, fsync, rename) hold everything needed to
+continue bit for bit: weights, the best weights so far, Adam's moments and step count, the NumPy
+generator's state, the epoch order and position, the loss history and the run's settings.
+A run killed at any moment (even ``kill -9``) resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from nam_dsp.nam_file import atomic_write_bytes, save_spec
+from nam_dsp.spec import PRESETS, WaveNetSpec, make_layer_array, preset
+
+from . import losses
+from .data import Examples, Pair
+from .optim import Adam, clip_grad_norm, exponential_lr, lbfgs_round
+from .wavenet_grad import GradNet
+
+TRAINER_VERSION = "nam_dsp 0.1.0"
+
+# Extra architectures for tests and quick experiments (the trainer also takes every PRESETS name).
+TRAIN_ARCHS = {
+    # 4 channels, K=3, 4 layers: receptive field 31 samples; trains in seconds (tests)
+    "tiny-slimmable": lambda rng: WaveNetSpec(
+        arrays=[make_layer_array(rng, input_size=1, channels=4, head_size=1, kernel_sizes=[3] * 4,
+                                 dilations=[1, 2, 4, 8], head_bias=True, allowed_widths=range(1, 5))],
+        head_scale=0.1, metadata={"name": "tiny-slimmable"}),
+}
+
+
+def make_arch(name: str, seed: int) -> WaveNetSpec:
+    if name in TRAIN_ARCHS:
+        return TRAIN_ARCHS[name](np.random.default_rng(seed))
+    if name not in PRESETS:
+        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(list(PRESETS) + list(TRAIN_ARCHS))}")
+    return preset(name, seed)
+
+
+def verdict(esr: float) -> str:
+    """NAM's words for a validation ESR."""
+    if esr < 0.01:
+        return "Great!"
+    if esr < 0.035:
+        return "Not bad!"
+    if esr < 0.1:
+        return "...This *might* sound ok!"
+    if esr < 0.3:
+        return "This probably won't sound great :("
+    return "Something seems to have gone wrong."
+
+
+def parse_widths(text: Optional[str], spec: WaveNetSpec) -> list:
+    """``"1-8"``, ``"1,2,4,8"`` or None (all allowed widths)."""
+    allowed = list(spec.allowed_widths) if spec.slimmable else [spec.full_width]
+    if text is None:
+        return allowed
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out += list(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    out = sorted(set(out))
+    bad = [w for w in out if w not in allowed]
+    if bad or not out:
+        raise ValueError(f"widths {bad or text} are not allowed for this architecture; allowed: {allowed}")
+    return out
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "slimmable-paper"
+    widths: Optional[str] = None
+    optimizer: str = "adam"
+    schedule: str = "uniform"  # "uniform" | "sandwich"
+    seed: int = 0
+    batch_size: int = 16
+    segment: int = 8192
+    lr: float = 0.004
+    lr_gamma: float = 0.994  # per epoch
+    grad_clip: float = 1.0
+    loss: str = "nam"
+    mrstft_weight: float = 2e-4
+    pre_emph_weight: float = 0.0
+    budget_seconds: Optional[float] = None
+    epochs: Optional[float] = None
+    steps: Optional[int] = None
+    checkpoint_seconds: float = 180.0
+    validate_every: int = 0  # steps; 0 = once per epoch
+    dtype: str = "float32"
+    lbfgs_iters: int = 20
+    lbfgs_batch: int = 4
+
+
+class Trainer:
+    """Fit a WaveNet to an aligned :class:`~nam_dsp.training.data.Pair`."""
+
+    def __init__(self, pair: Pair, config: TrainConfig, out_path: str, checkpoint_path: Optional[str] = None,
+                 spec: Optional[WaveNetSpec] = None, log=sys.stderr):
+        self.pair = pair
+        self.cfg = config
+        self.out_path = os.fspath(out_path)
+        self.ckpt_path = checkpoint_path or (self.out_path + ".ckpt.npz")
+        self.log = log
+        spec = spec if spec is not None else make_arch(config.arch, config.seed)
+        spec.sample_rate = float(pair.rate)
+        self.net = GradNet(spec, np.dtype(config.dtype))
+        self.widths = parse_widths(config.widths, spec)
+        self.examples = Examples(pair.dry, pair.wet, pair.train, self.net.receptive_field, config.segment,
+                                 dtype=self.net.dtype)
+        v0, v1 = pair.validation
+        if v1 - v0 < self.net.receptive_field:
+            raise ValueError(f"the validation range ({v1 - v0} samples) is shorter than the receptive field")
+        self.val_x = np.asarray(pair.dry[v0:v1], dtype=self.net.dtype)
+        self.val_y = np.asarray(pair.wet[v0:v1], dtype=np.float64)[self.net.receptive_field - 1:]
+        self.loss_fn = losses.make_loss(config.loss, config.mrstft_weight, config.pre_emph_weight)
+        self.mask = self.net.trainable_mask()
+        # --- state (all of it goes into checkpoints)
+        self.theta = self.net.theta.astype(np.float64)
+        self.best_theta = self.theta.copy()
+        self.best_score = math.inf
+        self.best_esr = {}
+        self.adam = Adam(self.net.size, mask=self.mask)
+        self.rng = np.random.default_rng(config.seed)
+        self.step = 0
+        self.epoch = 0
+        self.order = np.zeros(0, dtype=np.int64)
+        self.pos = 0
+        self.elapsed = 0.0
+        self.history = []  # (step, elapsed, train loss)
+        self.val_history = []  # (step, elapsed, {width: esr})
+
+    # -- state ----------------------------------------------------------------------------------
+    def state(self) -> dict:
+        d = {
+            "theta": self.theta, "best_theta": self.best_theta, "best_score": np.array(self.best_score),
+            "step": np.array(self.step), "epoch": np.array(self.epoch), "order": self.order,
+            "pos": np.array(self.pos), "elapsed": np.array(self.elapsed),
+            "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
+            "history": np.array(self.history, dtype=np.float64).reshape(-1, 3),
+            "val_history": np.array(json.dumps(self.val_history)),
+            "best_esr": np.array(json.dumps(self.best_esr)),
+            "config": np.array(json.dumps(asdict(self.cfg))),
+            "data": np.array(json.dumps(self.pair.info)),
+        }
+        d.update(self.adam.state_dict())
+        return d
+
+    def save_checkpoint(self) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **self.state())
+        atomic_write_bytes(self.ckpt_path, buf.getvalue())
+
+    def load_checkpoint(self, path) -> None:
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+        theta = np.array(d["theta"], dtype=np.float64)
+        if theta.size != self.net.size:
+            raise ValueError(f"{path}: checkpoint holds {theta.size} weights, the architecture has {self.net.size}")
+        self.theta = theta
+        self.best_theta = np.array(d["best_theta"], dtype=np.float64)
+        self.best_score = float(d["best_score"])
+        self.step, self.epoch, self.pos = int(d["step"]), int(d["epoch"]), int(d["pos"])
+        self.order = np.array(d["order"], dtype=np.int64)
+        self.elapsed = float(d["elapsed"])
+        self.rng.bit_generator.state = json.loads(str(d["rng_state"]))
+        self.history = [tuple(r) for r in np.array(d["history"]).tolist()]
+        self.val_history = json.loads(str(d["val_history"]))
+        self.best_esr = {int(k): v for k, v in json.loads(str(d["best_esr"])).items()}
+        self.adam.load_state_dict(d)
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def validate(self, theta: Optional[np.ndarray] = None) -> dict:
+        """Validation ESR at every training width (valid-mode output on the validation audio)."""
+        th = (self.theta if theta is None else theta).astype(self.net.dtype)
+        out = {}
+        for w in self.widths:
+            y = valid_predict(self.net, self.val_x, w, th)
+            out[w] = losses.esr_value(y, self.val_y)
+        return out
+
+    @staticmethod
+    def score(esr: dict) -> float:
+        """Model selection: the mean of log10 ESR over widths (so width 1 does not dominate)."""
+        return float(np.mean([math.log10(max(v, 1e-12)) for v in esr.values()]))
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _loss_grad(self, theta_c, x, y, width):
+        pred, cache = self.net.forward(x, width, theta_c)
+        value, dpred = self.loss_fn(pred, y)
+        return value, self.net.backward(cache, dpred)
+
+    def _next_batch(self):
+        b = self.cfg.batch_size
+        if self.pos + b > self.order.size:
+            if self.order.size:
+                self.epoch += 1
+            self.order = self.examples.epoch_starts(self.rng)
+            self.pos = 0
+            if self.order.size < b:
+                raise ValueError(f"the training range holds {self.order.size} examples of {self.cfg.segment} "
+                                 f"samples, fewer than one batch of {b}: lower --batch-size or --segment")
+        starts = self.order[self.pos:self.pos + b]
+        self.pos += b
+        return self.examples.batch(starts)
+
+    def _adam_step(self) -> float:
+        x, y = self._next_batch()
+        if self.cfg.schedule == "sandwich" and len(self.widths) > 2:
+            mid = self.widths[1:-1]
+            ws = [self.widths[0], self.widths[-1], int(mid[int(self.rng.integers(len(mid)))])]
+        else:
+            ws = [int(self.widths[int(self.rng.integers(len(self.widths)))])]
+        theta_c = self.theta.astype(self.net.dtype)
+        total, grad = 0.0, np.zeros(self.net.size)
+        for w in ws:
+            v, g = self._loss_grad(theta_c, x, y, w)
+            total += v / len(ws)
+            grad += g.astype(np.float64) / len(ws)
+        grad, _ = clip_grad_norm(grad, self.cfg.grad_clip)
+        lr = exponential_lr(self.cfg.lr, self.cfg.lr_gamma, self.epoch)
+        self.adam.step(self.theta, grad, lr)
+        return total
+
+    def _lbfgs_step(self) -> float:
+        """One L-BFGS-B round on a fixed batch and every training width (deterministic objective)."""
+        b = self.cfg.lbfgs_batch
+        saved, self.cfg.batch_size = self.cfg.batch_size, b
+        try:
+            x, y = self._next_batch()
+        finally:
+            self.cfg.batch_size = saved
+        dt = self.net.dtype
+
+        def fun(th):
+            thc = th.astype(dt)
+            total, grad = 0.0, np.zeros(self.net.size)
+            for w in self.widths:
+                v, g = self._loss_grad(thc, x, y, w)
+                total += v / len(self.widths)
+                grad += g.astype(np.float64) / len(self.widths)
+            return total, grad
+
+        self.theta, res = lbfgs_round(fun, self.theta, self.mask, maxiter=self.cfg.lbfgs_iters)
+        return float(res.fun)
+
+    # -- loop -----------------------------------------------------------------------------------
+    def _done(self, start_elapsed) -> bool:
+        c = self.cfg
+        if c.steps is not None and self.step >= c.steps:
+            return True
+        if c.epochs is not None and self.epoch + self.pos / max(self.order.size, 1) >= c.epochs:
+            return True
+        if c.budget_seconds is not None and self.elapsed >= c.budget_seconds:
+            return True
+        return False
+
+    def _progress_fraction(self) -> Optional[float]:
+        c = self.cfg
+        fr = []
+        if c.steps:
+            fr.append(self.step / c.steps)
+        if c.epochs:
+            fr.append((self.epoch + self.pos / max(self.order.size, 1)) / c.epochs)
+        if c.budget_seconds:
+            fr.append(self.elapsed / c.budget_seconds)
+        return max(fr) if fr else None
+
+    def _validate_and_keep_best(self):
+        esr = self.validate()
+        self.val_history.append([self.step, self.elapsed, {str(k): v for k, v in esr.items()}])
+        s = self.score(esr)
+        if s < self.best_score:
+            self.best_score = s
+            self.best_theta = self.theta.copy()
+            self.best_esr = dict(esr)
+        return esr
+
+    def run(self) -> dict:
+        """Train until the budget (steps / epochs / seconds) is used; return the summary."""
+        c = self.cfg
+        tty = hasattr(self.log, "isatty") and self.log.isatty()
+        t_start = time.perf_counter() - self.elapsed
+        last_ckpt = last_print = time.perf_counter()
+        last_val_epoch = self.epoch
+        last_esr = self.val_history[-1][2] if self.val_history else {}
+        recent = []
+        while not self._done(None):
+            loss = self._lbfgs_step() if c.optimizer == "lbfgs" else self._adam_step()
+            self.step += 1
+            self.elapsed = time.perf_counter() - t_start
+            self.history.append((self.step, self.elapsed, loss))
+            recent.append(loss)
+            due_val = (c.validate_every and self.step % c.validate_every == 0) or \
+                      (not c.validate_every and self.epoch != last_val_epoch)
+            if due_val:
+                last_val_epoch = self.epoch
+                last_esr = {str(k): v for k, v in self._validate_and_keep_best().items()}
+                self.elapsed = time.perf_counter() - t_start
+            now = time.perf_counter()
+            if now - last_print >= (0.5 if tty else 15.0):
+                self._print_progress(recent, last_esr, tty)
+                recent, last_print = [], now
+            if now - last_ckpt >= c.checkpoint_seconds:
+                self.save_checkpoint()
+                self.export()
+                last_ckpt = time.perf_counter()
+        if recent:
+            self._print_progress(recent, last_esr, tty)
+        if tty:
+            self.log.write("\n")
+        self._validate_and_keep_best()
+        self.elapsed = time.perf_counter() - t_start
+        self.save_checkpoint()
+        summary = self.export()
+        return summary
+
+    def _print_progress(self, recent, last_esr, tty):
+        frac = self._progress_fraction()
+        eta = ""
+        if frac and frac > 0:
+            eta = f" ETA {max(0.0, self.elapsed * (1 - frac) / frac):6.0f} s"
+        top = max(self.widths)
+        val = f" val ESR(w{top}) {last_esr[str(top)]:.4f}" if str(top) in last_esr else ""
+        line = (f"step {self.step} epoch {self.epoch} loss {np.mean(recent):.3e}{val} "
+                f"lr {exponential_lr(self.cfg.lr, self.cfg.lr_gamma, self.epoch):.2e} "
+                f"{self.elapsed:6.0f} s{eta}")
+        self.log.write(("\r" + line + "   ") if tty else (line + "\n"))
+        self.log.flush()
+
+    # -- export ---------------------------------------------------------------------------------
+    def export(self, path: Optional[str] = None) -> dict:
+        """Write the best weights so far as a ``.nam`` 0.7.0 file with training metadata."""
+        path = self.out_path if path is None else path
+        esr = self.best_esr or {}
+        training = {
+            "trainer": "nam_dsp", "trainer_version": TRAINER_VERSION,
+            "validation_esr": {str(k): float(v) for k, v in sorted(esr.items())},
+            "verdict": {str(k): verdict(v) for k, v in sorted(esr.items())},
+            "seconds": round(float(self.elapsed), 1), "steps": int(self.step), "epochs": int(self.epoch),
+            "data": {k: v for k, v in self.pair.info.items()},
+            "settings": {k: v for k, v in asdict(self.cfg).items()
+                         if k not in ("checkpoint_seconds",)},
+        }
+        meta = dict(self.net.spec.metadata)
+        meta["training"] = training
+        spec = self.net.to_spec(self.best_theta, metadata=meta)
+        save_spec(spec, path, form="0.7")
+        return {"path": path, "validation_esr": training["validation_esr"], "seconds": training["seconds"],
+                "steps": self.step, "epochs": self.epoch}
+
+
+def valid_predict(net: GradNet, x: np.ndarray, width, theta=None, chunk: int = 32768) -> np.ndarray:
+    """Valid-mode output of a long input: ``x.size - receptive_field + 1`` samples, in chunks."""
+    rf = net.receptive_field
+    n_out = x.size - rf + 1
+    if n_out <= 0:
+        return np.zeros(0)
+    nchunks = -(-n_out // chunk)
+    pad = nchunks * chunk - n_out
+    xp = np.concatenate([np.asarray(x, dtype=net.dtype), np.zeros(pad, dtype=net.dtype)])
+    out = []
+    group = 8  # chunks per batch (bounds memory)
+    for g0 in range(0, nchunks, group):
+        starts = np.arange(g0, min(nchunks, g0 + group)) * chunk
+        idx = starts[:, None] + np.arange(chunk + rf - 1)[None, :]
+        y, _ = net.forward(xp[idx], width, theta, keep=False)
+        out.append(y.ravel())
+    return np.concatenate(out)[:n_out].astype(np.float64)
+
+
+def esr_table(esr: dict, reference: Optional[dict] = None) -> str:
+    """The end-of-run table: width, validation ESR, NAM's verdict (and a reference column)."""
+    lines = ["width  val ESR    " + ("NAM ref   " if reference else "") + "verdict"]
+    for w in sorted(esr, key=int):
+        ref = f"{reference[int(w)]:<9.4f} " if reference and int(w) in reference else ""
+        lines.append(f"{int(w):>5}  {esr[w]:<9.5f}  {ref}{verdict(esr[w])}")
+    return "\n".join(lines)
