@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 
 
 def compile_args():
-    args = ["-O3", "-fno-strict-aliasing", "-ffp-contract=fast"]
+    args = ["-O3", "-fno-strict-aliasing", "-ffp-contract=fast", "-fno-trapping-math", "-fno-math-errno"]
     if sys.platform == "win32":
         return ["/O2"]
     if os.environ.get("NAM_DSP_PORTABLE", "") not in ("", "0"):

@@ -18,7 +18,7 @@ Every function called per block is ``noexcept nogil`` and allocates nothing.
 
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memmove, memset
-from libc.math cimport tanhf, expf, fabsf, isfinite
+from libc.math cimport tanhf, expf, fabsf, copysignf, isfinite
 from libc.stdint cimport int32_t, int64_t
 cimport numpy as cnp
 import numpy as np
@@ -27,6 +27,30 @@ cnp.import_array()
 
 cdef extern from "stdlib.h" nogil:
     int posix_memalign(void **memptr, size_t alignment, size_t size)
+
+# Branch-free min / max written as C conditional expressions: GCC vectorises these, while
+# Cython's if/else for `a if c else b` and libm's fminf (NaN rules) keep loops scalar.
+# nd_clamp_posf(x, c) = min(x, c) for x >= 0 (NaN -> c) on the bit patterns, with no comparison
+# at all: inside tanh GCC turns any float comparison into a branch and gives up vectorising.
+cdef extern from *:
+    """
+    #include <string.h>
+    static inline float nd_clamp_posf(float x, float c) {
+        int32_t xi, ci, d; float r;
+        memcpy(&xi, &x, 4); memcpy(&ci, &c, 4);
+        d = xi - ci;
+        xi = ci + (d & (d >> 31));
+        memcpy(&r, &xi, 4);
+        return r;
+    }
+    static inline float nd_minf(float a, float b) { return a < b ? a : b; }
+    static inline float nd_maxf(float a, float b) { return a > b ? a : b; }
+    static inline float nd_selectf(int c, float a, float b) { return c ? a : b; }
+    """
+    float nd_clamp_posf(float x, float c) noexcept nogil
+    float nd_minf(float a, float b) noexcept nogil
+    float nd_maxf(float a, float b) noexcept nogil
+    float nd_selectf(int c, float a, float b) noexcept nogil
 
 # Frames per tile (the vectorised inner dimension) and the longest chunk run at once.
 DEF TILE = 16
@@ -63,36 +87,32 @@ DEF GATE_BLENDED = 2
 # ---------------------------------------------------------------------------------------------
 
 cdef inline void tanh_tile(float* v, Py_ssize_t n) noexcept nogil:
-    cdef float ax[TILE]
-    cdef float big[TILE]
-    cdef int32_t bits[TILE]
-    cdef float* scale = <float*> bits   # type-punned view: built with -fno-strict-aliasing
-    cdef Py_ssize_t f, t0
-    cdef float x, x2, p, y, kf, r, e
-    for t0 in range(0, n, TILE):
-        for f in range(TILE):
-            x = fabsf(v[t0 + f])
-            x = x if x < 9.1 else <float> 9.1
-            y = 2.0 * x
-            kf = <float> (<int32_t> (y * <float> 1.4426950408889634 + <float> 0.5))
-            r = y - kf * <float> 0.693145751953125 - kf * <float> 1.428606765330187e-06
-            p = <float> 1.0 + r * (<float> 1.0 + r * (<float> 0.5 + r * (<float> 0.16666666666666666 + r * (
-                <float> 0.041666666666666664 + r * (<float> 0.008333333333333333 + r * (
-                    <float> 0.001388888888888889 + r * <float> 0.0001984126984126984))))))
-            big[f] = p
-            bits[f] = (<int32_t> kf + 127) << 23
-            ax[f] = x
-        for f in range(TILE):
-            e = big[f] * scale[f]
-            x = ax[f]
-            x2 = x * x
-            p = x * (<float> 1.0 + x2 * (<float> -0.3333333333333333 + x2 * (<float> 0.13333333333333333 + x2 * (
-                <float> -0.05396825396825397 + x2 * (<float> 0.021869488536155203 + x2 * (
-                    <float> -0.008863235529902197 + x2 * (<float> 0.003592128036572481 + x2 * (
-                        <float> -0.0014558343870513183 + x2 * <float> 0.0005900274409455859))))))))
-            y = <float> 1.0 - <float> 2.0 / (e + <float> 1.0)
-            y = p if x < 0.5 else y
-            v[t0 + f] = y if v[t0 + f] >= 0 else -y
+    cdef Py_ssize_t f
+    cdef int32_t ki
+    cdef float x, x2, p, y, kf, r, e, small, sel
+    for f in range(n):
+        # Branch-free so the loop vectorises: selects are written as arithmetic.
+        x = nd_clamp_posf(fabsf(v[f]), <float> 9.1)
+        # exp(2x) = 2^k * exp(r), k = round(2x / ln2), |r| <= ln2 / 2
+        y = <float> 2.0 * x
+        ki = <int32_t> (y * <float> 1.4426950408889634 + <float> 0.5)
+        kf = <float> ki
+        r = y - kf * <float> 0.693145751953125 - kf * <float> 1.428606765330187e-06
+        p = <float> 1.0 + r * (<float> 1.0 + r * (<float> 0.5 + r * (<float> 0.16666666666666666 + r * (
+            <float> 0.041666666666666664 + r * (<float> 0.008333333333333333 + r * (
+                <float> 0.001388888888888889 + r * <float> 0.0001984126984126984))))))
+        # 2^k exactly: k <= 26, so the integer power of two is exact in float32 (no bit tricks).
+        e = p * <float> (<int32_t> 1 << ki)
+        y = <float> 1.0 - <float> 2.0 / (e + <float> 1.0)
+        x2 = x * x
+        small = x * (<float> 1.0 + x2 * (<float> -0.3333333333333333 + x2 * (<float> 0.13333333333333333 + x2 * (
+            <float> -0.05396825396825397 + x2 * (<float> 0.021869488536155203 + x2 * (
+                <float> -0.008863235529902197 + x2 * (<float> 0.003592128036572481 + x2 * (
+                    <float> -0.0014558343870513183 + x2 * <float> 0.0005900274409455859))))))))
+        # An arithmetic blend (exact: one term is 0) rather than a select, which GCC would turn
+        # into a branch around the division and then refuse to vectorise.
+        sel = <float> (x < <float> 0.5)
+        v[f] = copysignf(sel * small + (<float> 1.0 - sel) * y, v[f])
 
 
 cdef inline void activation_tile(float* v, Py_ssize_t n, int code, float param) noexcept nogil:
@@ -103,37 +123,32 @@ cdef inline void activation_tile(float* v, Py_ssize_t n, int code, float param) 
         tanh_tile(v, n)
     elif code == ACT_RELU:
         for f in range(n):
-            v[f] = v[f] if v[f] > 0 else <float> 0.0
+            v[f] = nd_maxf(v[f], <float> 0.0)
     elif code == ACT_LEAKYRELU:
         for f in range(n):
-            v[f] = v[f] if v[f] >= 0 else param * v[f]
+            x = v[f]
+            v[f] = nd_selectf(x >= 0, x, param * x)
     elif code == ACT_SIGMOID or code == ACT_SILU:
         # sigmoid(x) = (1 + tanh(x / 2)) / 2 keeps one accurate transcendental in the package.
         for f in range(n):
-            x = v[f]
-            v[f] = <float> 0.5 * x
+            v[f] = <float> 0.5 * v[f]
         tanh_tile(v, n)
         if code == ACT_SIGMOID:
             for f in range(n):
                 v[f] = <float> 0.5 + <float> 0.5 * v[f]
     elif code == ACT_HARDTANH:
         for f in range(n):
-            x = v[f]
-            x = x if x < 1 else <float> 1.0
-            v[f] = x if x > -1 else <float> -1.0
+            v[f] = nd_maxf(nd_minf(v[f], <float> 1.0), <float> -1.0)
     elif code == ACT_LEAKYHARDTANH:
         for f in range(n):
-            x = v[f]
-            v[f] = (<float> 1.0 + param * (x - <float> 1.0)) if x > 1 else (
-                (<float> -1.0 + param * (x + <float> 1.0)) if x < -1 else x)
+            x = nd_maxf(nd_minf(v[f], <float> 1.0), <float> -1.0)
+            v[f] = x + param * (v[f] - x)
     elif code == ACT_SOFTSIGN:
         for f in range(n):
             v[f] = v[f] / (<float> 1.0 + fabsf(v[f]))
     elif code == ACT_HARDSWISH:
         for f in range(n):
-            x = v[f] + <float> 3.0
-            x = x if x > 0 else <float> 0.0
-            x = x if x < 6 else <float> 6.0
+            x = nd_minf(nd_maxf(v[f] + <float> 3.0, <float> 0.0), <float> 6.0)
             v[f] = v[f] * x * <float> (1.0 / 6.0)
 
 
@@ -203,81 +218,100 @@ def activation_array(x, int code, float param=0.0):
 # The convolution micro-kernel: ROWS output rows x TILE frames held in registers.
 # ---------------------------------------------------------------------------------------------
 
-cdef inline void conv_tile(float* out, Py_ssize_t out_stride, int n_out,
+cdef float ZEROS[CHUNK + 2 * TILE]   # stands in for an absent bias / mixin / residual input
+memset(ZEROS, 0, sizeof(ZEROS))
+
+
+cdef inline void conv_rows(float* out, Py_ssize_t out_stride, int n_out, Py_ssize_t n_frames,
                            const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
                            const float* src, Py_ssize_t src_stride,
-                           const float* bias, const float* mix, const float* cond) noexcept nogil:
-    """out[o, f] = bias[o] + mix[o] * cond[f] + sum_{i,k} w[o, i, k] * src[i, f - (K-1-k) dil].
+                           const float* bias, const float* mix, const float* cond,
+                           const float* add, Py_ssize_t add_stride) noexcept nogil:
+    """For every row o < n_out and frame f < n_frames (a multiple of TILE):
 
-    ``w`` rows are ``w_row`` floats apart, taps contiguous; ``src`` points at frame 0 of the tile
-    in input row 0, rows ``src_stride`` floats apart. ``bias``/``mix`` may be NULL.
+    out[o, f] = sum_{i,k} w[o, i, k] * src[i, f - (K-1-k) dil] + (bias[o] + mix[o] * cond[f]) + add[o, f]
+
+    ``w`` rows are ``w_row`` floats apart with taps contiguous; ``src`` points at frame 0 of input
+    row 0, rows ``src_stride`` apart. ``bias``, ``mix`` and ``add`` may be NULL (zeros). The conv
+    terms are summed first and the (larger) bias / mixin / residual terms added last: that order
+    loses the least precision in float32.
     """
     cdef float a0[TILE]
     cdef float a1[TILE]
     cdef float a2[TILE]
     cdef float a3[TILE]
     cdef int o, i, k, f
+    cdef Py_ssize_t t0
     cdef const float* s
     cdef const float* wp
+    cdef const float* cp
+    cdef const float* p0
+    cdef const float* p1
+    cdef const float* p2
+    cdef const float* p3
     cdef float w0, w1, w2, w3, b0, b1, b2, b3, m0, m1, m2, m3
+    if cond == NULL:
+        cond = ZEROS
+        mix = NULL
+    if add == NULL:
+        add = ZEROS
+        add_stride = 0
     o = 0
     while o + ROWS <= n_out:
         b0 = bias[o] if bias != NULL else <float> 0.0
         b1 = bias[o + 1] if bias != NULL else <float> 0.0
         b2 = bias[o + 2] if bias != NULL else <float> 0.0
         b3 = bias[o + 3] if bias != NULL else <float> 0.0
-        if mix != NULL:
-            m0 = mix[o]
-            m1 = mix[o + 1]
-            m2 = mix[o + 2]
-            m3 = mix[o + 3]
+        m0 = mix[o] if mix != NULL else <float> 0.0
+        m1 = mix[o + 1] if mix != NULL else <float> 0.0
+        m2 = mix[o + 2] if mix != NULL else <float> 0.0
+        m3 = mix[o + 3] if mix != NULL else <float> 0.0
+        for t0 in range(0, n_frames, TILE):
             for f in range(TILE):
-                a0[f] = b0 + m0 * cond[f]
-                a1[f] = b1 + m1 * cond[f]
-                a2[f] = b2 + m2 * cond[f]
-                a3[f] = b3 + m3 * cond[f]
-        else:
+                a0[f] = 0.0
+                a1[f] = 0.0
+                a2[f] = 0.0
+                a3[f] = 0.0
+            for i in range(n_in):
+                for k in range(k_taps):
+                    s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+                    wp = w + o * w_row + i * k_taps + k
+                    w0 = wp[0]
+                    w1 = wp[w_row]
+                    w2 = wp[2 * w_row]
+                    w3 = wp[3 * w_row]
+                    for f in range(TILE):
+                        a0[f] += w0 * s[f]
+                        a1[f] += w1 * s[f]
+                        a2[f] += w2 * s[f]
+                        a3[f] += w3 * s[f]
+            cp = cond + t0
+            p0 = add + o * add_stride + t0
+            p1 = p0 + add_stride
+            p2 = p1 + add_stride
+            p3 = p2 + add_stride
             for f in range(TILE):
-                a0[f] = b0
-                a1[f] = b1
-                a2[f] = b2
-                a3[f] = b3
-        for i in range(n_in):
-            for k in range(k_taps):
-                s = src + i * src_stride - (k_taps - 1 - k) * dil
-                wp = w + o * w_row + i * k_taps + k
-                w0 = wp[0]
-                w1 = wp[w_row]
-                w2 = wp[2 * w_row]
-                w3 = wp[3 * w_row]
-                for f in range(TILE):
-                    a0[f] += w0 * s[f]
-                    a1[f] += w1 * s[f]
-                    a2[f] += w2 * s[f]
-                    a3[f] += w3 * s[f]
-        for f in range(TILE):
-            out[o * out_stride + f] = a0[f]
-            out[(o + 1) * out_stride + f] = a1[f]
-            out[(o + 2) * out_stride + f] = a2[f]
-            out[(o + 3) * out_stride + f] = a3[f]
+                out[o * out_stride + t0 + f] = a0[f] + (b0 + m0 * cp[f]) + p0[f]
+                out[(o + 1) * out_stride + t0 + f] = a1[f] + (b1 + m1 * cp[f]) + p1[f]
+                out[(o + 2) * out_stride + t0 + f] = a2[f] + (b2 + m2 * cp[f]) + p2[f]
+                out[(o + 3) * out_stride + t0 + f] = a3[f] + (b3 + m3 * cp[f]) + p3[f]
         o += ROWS
     while o < n_out:
         b0 = bias[o] if bias != NULL else <float> 0.0
-        if mix != NULL:
-            m0 = mix[o]
+        m0 = mix[o] if mix != NULL else <float> 0.0
+        for t0 in range(0, n_frames, TILE):
             for f in range(TILE):
-                a0[f] = b0 + m0 * cond[f]
-        else:
+                a0[f] = 0.0
+            for i in range(n_in):
+                for k in range(k_taps):
+                    s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+                    w0 = w[o * w_row + i * k_taps + k]
+                    for f in range(TILE):
+                        a0[f] += w0 * s[f]
+            cp = cond + t0
+            p0 = add + o * add_stride + t0
             for f in range(TILE):
-                a0[f] = b0
-        for i in range(n_in):
-            for k in range(k_taps):
-                s = src + i * src_stride - (k_taps - 1 - k) * dil
-                w0 = w[o * w_row + i * k_taps + k]
-                for f in range(TILE):
-                    a0[f] += w0 * s[f]
-        for f in range(TILE):
-            out[o * out_stride + f] = a0[f]
+                out[o * out_stride + t0 + f] = a0[f] + (b0 + m0 * cp[f]) + p0[f]
         o += 1
 
 
@@ -356,30 +390,27 @@ cdef inline void ring_fill_rows(Ring* r, int row_from, int row_to, const float* 
 cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stream_stride,
                       const float* head_in, const float* cond, Py_ssize_t n, bint need_residual,
                       float* z, float* act) noexcept nogil:
-    """Run one layer array over n frames (n <= CHUNK).
+    """Run one layer array over n frames (n <= CHUNK), one pass per operation over the chunk.
 
     stream: input rows (in_size rows, `stream_stride` apart, frame 0 at index 0);
-    head_in: previous array's head output (C rows, CHUNK+TILE apart) or NULL; z, act: scratch.
+    head_in: previous array's head output (C rows, CHUNK+TILE apart) or NULL;
+    z, act: scratch of 2*C rows x n_pad frames.
     """
     cdef int c = width
     cdef Py_ssize_t n_pad = round_up(n, TILE)
-    cdef Py_ssize_t t0, f
-    cdef int j, i, o, g
+    cdef Py_ssize_t f
+    cdef int j, i, g
     cdef LayerK* L
     cdef Ring* h
     cdef Ring* nxt
     cdef float* dst
     cdef Py_ssize_t dst_stride
-    cdef const float* srcp
     cdef float* accp
-    cdef float* zrow
-    cdef float* arow
-    cdef float* drow
-    cdef const float* hrow
-    cdef float ub
-    cdef Py_ssize_t tile_stride = TILE
+    cdef const float* arow
     cdef Py_ssize_t wide = CHUNK + TILE
+    cdef Py_ssize_t half = c * n_pad
     cdef bint last
+    cdef float gt
 
     for j in range(a.n_layers):
         ring_make_room(&a.layers[j].hist, c, n_pad)
@@ -387,9 +418,8 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
 
     # Rechannel (1x1, no bias) into layer 0's history.
     h = &a.layers[0].hist
-    for t0 in range(0, n_pad, TILE):
-        conv_tile(h.data + h.pos + t0, h.stride, c, a.rechannel, a.in_size, a.in_size, 1, 1,
-                  stream + t0, stream_stride, NULL, NULL, NULL)
+    conv_rows(h.data + h.pos, h.stride, c, n_pad, a.rechannel, a.in_size, a.in_size, 1, 1,
+              stream, stream_stride, NULL, NULL, NULL, NULL, 0)
 
     # Head accumulator starts at the previous array's head output, or zero.
     for i in range(c):
@@ -404,6 +434,38 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
         h = &L.hist
         g = 1 if L.gating == GATE_NONE else 2
         last = j == a.n_layers - 1
+        # z = dilated conv + bias + mixin; gate rows come from the second half of the weights.
+        conv_rows(z, n_pad, c, n_pad, L.w, a.channels * L.k_taps, c, L.k_taps, L.dil,
+                  h.data + h.pos, h.stride, L.b, L.m, cond, NULL, 0)
+        if g == 2:
+            conv_rows(z + half, n_pad, c, n_pad, L.w + a.channels * a.channels * L.k_taps,
+                      a.channels * L.k_taps, c, L.k_taps, L.dil, h.data + h.pos, h.stride,
+                      L.b + a.channels, L.m + a.channels, cond, NULL, 0)
+        memcpy(act, z, g * half * sizeof(float))
+        activation_tile(act, half, L.act, L.act_param)
+        if L.act == ACT_SILU:
+            silu_tile(act, z, half)
+        if g == 2:
+            activation_tile(act + half, half, L.gate_act, L.gate_param)
+            if L.gate_act == ACT_SILU:
+                silu_tile(act + half, z + half, half)
+            if L.gating == GATE_GATED:
+                for f in range(half):
+                    act[f] = act[f] * act[half + f]
+            else:
+                # blended: gate * act(main) + (1 - gate) * main
+                for f in range(half):
+                    gt = act[half + f]
+                    act[f] = gt * act[f] + (<float> 1.0 - gt) * z[f]
+        # Head accumulator.
+        for i in range(c):
+            accp = a.acc.data + i * a.acc.stride + a.acc.pos
+            arow = act + i * n_pad
+            for f in range(n_pad):
+                accp[f] += arow[f]
+        # Residual: next = h + (U a + u), or h when the layer 1x1 is inactive.
+        if last and not need_residual:
+            continue
         if not last:
             nxt = &a.layers[j + 1].hist
             dst = nxt.data + nxt.pos
@@ -411,57 +473,16 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
         else:
             dst = a.residual
             dst_stride = wide
-        for t0 in range(0, n_pad, TILE):
-            # z = dilated conv + bias + mixin: main rows, then gate rows from the second half.
-            conv_tile(z, tile_stride, c, L.w, a.channels * L.k_taps, c, L.k_taps, L.dil,
-                      h.data + h.pos + t0, h.stride, L.b, L.m, cond + t0)
-            if g == 2:
-                conv_tile(z + c * TILE, tile_stride, c, L.w + a.channels * a.channels * L.k_taps,
-                          a.channels * L.k_taps, c, L.k_taps, L.dil, h.data + h.pos + t0, h.stride,
-                          L.b + a.channels, L.m + a.channels, cond + t0)
-            memcpy(act, z, c * TILE * sizeof(float))
-            activation_tile(act, c * TILE, L.act, L.act_param)
-            if L.act == ACT_SILU:
-                silu_tile(act, z, c * TILE)
-            if g == 2:
-                zrow = z + c * TILE
-                memcpy(act + c * TILE, zrow, c * TILE * sizeof(float))
-                activation_tile(act + c * TILE, c * TILE, L.gate_act, L.gate_param)
-                if L.gate_act == ACT_SILU:
-                    silu_tile(act + c * TILE, zrow, c * TILE)
-                if L.gating == GATE_GATED:
-                    for f in range(c * TILE):
-                        act[f] = act[f] * act[c * TILE + f]
-                else:
-                    # blended: gate * act(main) + (1 - gate) * main
-                    for f in range(c * TILE):
-                        act[f] = act[c * TILE + f] * act[f] + (<float> 1.0 - act[c * TILE + f]) * z[f]
-            # Head accumulator.
+        if L.u_w != NULL:
+            conv_rows(dst, dst_stride, c, n_pad, L.u_w, a.channels, c, 1, 1, act, n_pad,
+                      L.u_b, NULL, NULL, h.data + h.pos, h.stride)
+        else:
             for i in range(c):
-                accp = a.acc.data + i * a.acc.stride + a.acc.pos + t0
-                arow = act + i * TILE
-                for f in range(TILE):
-                    accp[f] += arow[f]
-            # Residual: next = h + U a + u (or h when the layer 1x1 is inactive).
-            if last and not need_residual:
-                continue
-            if L.u_w != NULL:
-                conv_tile(dst + t0, dst_stride, c, L.u_w, a.channels, c, 1, 1, act, tile_stride,
-                          L.u_b, NULL, NULL)
-                for i in range(c):
-                    drow = dst + i * dst_stride + t0
-                    hrow = h.data + i * h.stride + h.pos + t0
-                    for f in range(TILE):
-                        drow[f] += hrow[f]
-            else:
-                for i in range(c):
-                    memcpy(dst + i * dst_stride + t0, h.data + i * h.stride + h.pos + t0,
-                           TILE * sizeof(float))
+                memcpy(dst + i * dst_stride, h.data + i * h.stride + h.pos, n_pad * sizeof(float))
 
     # Head conv over the accumulator (dilation 1, head_k taps).
-    for t0 in range(0, n_pad, TILE):
-        conv_tile(a.head_out + t0, wide, a.head_size, a.head_w, a.channels * a.head_k, c, a.head_k, 1,
-                  a.acc.data + a.acc.pos + t0, a.acc.stride, a.head_b, NULL, NULL)
+    conv_rows(a.head_out, wide, a.head_size, n_pad, a.head_w, a.channels * a.head_k, c, a.head_k, 1,
+              a.acc.data + a.acc.pos, a.acc.stride, a.head_b, NULL, NULL, NULL, 0)
 
     for j in range(a.n_layers):
         a.layers[j].hist.pos += n
@@ -582,8 +603,8 @@ cdef class WaveNetKernel:
                 L.silence = self._alloc(c)
         self._keep = keep
         self.cond = self._alloc(CHUNK + TILE)
-        self.z = self._alloc(max_rows * TILE)
-        self.act = self._alloc(max_rows * TILE)
+        self.z = self._alloc(max_rows * (CHUNK + TILE))
+        self.act = self._alloc(max_rows * (CHUNK + TILE))
 
     cdef int _array_width(self, int ai) noexcept nogil:
         return self.width if (ai == 0 and self.slimmable) else self.arrays[ai].channels
