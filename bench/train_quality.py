@@ -1,0 +1,82 @@
+"""Quality run: train the paper's slimmable model on a shared tone and compare with NAM's trainer.
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 bench/train_quality.py crunch --minutes 30
+
+Trains on ``../shared/data/tones/dry.flac`` -> ``wet_<tone>.flac`` with ``split.json`` and writes
+``bench/results/training/<tone>.json``: validation ESR at widths 1..8 next to the figures NAM's own
+trainer reached on this machine in the same budget (``../shared/data/README.md``), the exact
+command, seconds and steps. The model goes to ``/tmp/nam_dsp_train_<tone>.nam`` (not the repo).
+Extra arguments after ``--`` go to ``nam-dsp train``.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+try:
+    import nam_dsp.training  # noqa: F401
+except ImportError:  # source tree without pip install -e
+    sys.path.insert(0, ROOT)
+    import nam_dsp
+    nam_dsp.__path__.append(ROOT)
+
+from nam_dsp.training import cli  # noqa: E402
+
+SHARED = os.path.join(ROOT, "..", "shared", "data")
+NAM_REFERENCE = {  # validation ESR per width 1..8 reached by NAM's trainer (README of shared/data)
+    "crunch": {"minutes": 30, "esr": [0.141, 0.063, 0.029, 0.024, 0.017, 0.015, 0.014, 0.0129]},
+    "clean": {"minutes": 20, "esr": [0.177, 0.083, 0.048, 0.031, 0.026, 0.023, 0.019, 0.0178]},
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tone")
+    ap.add_argument("--minutes", type=float, default=None)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "training"))
+    ap.add_argument("--tag", default="")
+    ap.add_argument("extra", nargs="*")
+    a = ap.parse_args()
+    tones = os.path.join(SHARED, "tones")
+    if not os.path.isdir(tones):
+        sys.exit(f"{tones} is missing: the shared tones are needed for this benchmark")
+    minutes = a.minutes or NAM_REFERENCE.get(a.tone, {}).get("minutes", 20)
+    out = a.out or f"/tmp/nam_dsp_train_{a.tone}{a.tag}.nam"
+    argv = [os.path.join(tones, "dry.flac"), os.path.join(tones, f"wet_{a.tone}.flac"), "-o", out,
+            "--split", os.path.join(tones, "split.json"), "--budget-minutes", str(minutes),
+            "--latency", "0", "--validate-every", "100", "--checkpoint-minutes", "3"] + a.extra
+    command = ("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 bench/train_quality.py "
+               + " ".join(sys.argv[1:]))
+    t0 = time.time()
+    rc = cli.main(argv)
+    if rc:
+        sys.exit(rc)
+    import nam_dsp
+    spec = nam_dsp.load_spec(out)
+    tr = spec.metadata["training"]
+    ref = NAM_REFERENCE.get(a.tone)
+    result = {
+        "tone": a.tone, "command": command, "train_argv": ["nam-dsp", "train"] + argv,
+        "budget_minutes": minutes, "wall_seconds": round(time.time() - t0, 1),
+        "steps": tr["steps"], "epochs": tr["epochs"], "train_seconds": tr["seconds"],
+        "validation_esr": tr["validation_esr"],
+        "nam_trainer_validation_esr": None if ref is None else {str(i + 1): v for i, v in enumerate(ref["esr"])},
+        "ratio_to_nam": None if ref is None else {
+            str(i + 1): round(tr["validation_esr"][str(i + 1)] / v, 3)
+            for i, v in enumerate(ref["esr"]) if str(i + 1) in tr["validation_esr"]},
+        "threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+        "settings": tr["settings"],
+    }
+    os.makedirs(a.results, exist_ok=True)
+    path = os.path.join(a.results, f"{a.tone}{a.tag}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
