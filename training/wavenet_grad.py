@@ -434,6 +434,7 @@ class GradNet:
                 head_weight=f32((ai, None, "head_w")),
                 head_bias=f32((ai, None, "head_b")) if arr.head_bias is not None else None))
         meta = dict(self.spec.metadata) if metadata is None else dict(metadata)
-        return dataclasses.replace(self.spec, arrays=arrays,
-                                   head_scale=float(np.float32(view[(None, None, "head_scale")])),
-                                   metadata=meta)
+        head_scale = float(view[(None, None, "head_scale")])
+        if np.float32(head_scale) == np.float32(self.spec.head_scale):
+            head_scale = float(self.spec.head_scale)  # untrained: keep the config's exact value
+        return dataclasses.replace(self.spec, arrays=arrays, head_scale=head_scale, metadata=meta)
