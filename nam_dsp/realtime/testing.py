@@ -1,0 +1,118 @@
+"""Test support: a JACK server on the dummy driver and an Xvfb display, started and stopped by pid.
+
+Both are context managers that yield the process (and for Xvfb the display name) and raise
+:class:`Unavailable` with the reason when the program is missing or does not come up, so tests
+can ``pytest.skip(str(exc))``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+
+class Unavailable(RuntimeError):
+    """The program a test needs is missing or did not start."""
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def jack_server(period: int, rate: int = 48000):
+    """``jackd --no-realtime -d dummy -r rate -p period`` for the duration of the block.
+
+    PyAudio must be created *after* the server runs (PortAudio probes JACK at initialisation).
+    """
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        raise Unavailable("jackd is not installed (apt-get install jackd2)")
+    try:
+        import pyaudio  # noqa: F401
+    except ImportError:
+        raise Unavailable("pyaudio is not installed (pip install pyaudio)") from None
+    log = tempfile.TemporaryFile()
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    proc = subprocess.Popen([jackd, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        if not _wait_for_jack(proc):
+            log.seek(0)
+            raise Unavailable(f"jackd did not start: {log.read()[-400:].decode(errors='replace')}")
+        yield proc
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _wait_for_jack(proc, timeout: float = 10.0) -> bool:
+    from .player import open_audio
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.3)
+        pa = open_audio()
+        try:
+            if any(pa.get_host_api_info_by_index(i)["name"].startswith("JACK")
+                   and pa.get_host_api_info_by_index(i)["deviceCount"] > 0
+                   for i in range(pa.get_host_api_count())):
+                return True
+        finally:
+            pa.terminate()
+    return False
+
+
+def jack_devices(pa) -> tuple:
+    """The (input, output) device indices of the JACK 'system' device."""
+    for i in range(pa.get_device_count()):
+        d = pa.get_device_info_by_index(i)
+        if pa.get_host_api_info_by_index(d["hostApi"])["name"].startswith("JACK"):
+            return i, i
+    raise Unavailable("PortAudio sees no JACK device")
+
+
+@contextlib.contextmanager
+def xvfb(display: int = 97, size: str = "1024x768x24"):
+    """An Xvfb display; sets ``DISPLAY`` inside the block and restores it after."""
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        raise Unavailable("Xvfb is not installed (apt-get install xvfb)")
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        raise Unavailable("tkinter is not available in this Python") from None
+    for d in range(display, display + 20):
+        if not os.path.exists(f"/tmp/.X11-unix/X{d}") and not os.path.exists(f"/tmp/.X{d}-lock"):
+            break
+    name = f":{d}"
+    proc = subprocess.Popen([exe, name, "-screen", "0", size, "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    old = os.environ.get("DISPLAY")
+    try:
+        end = time.monotonic() + 10
+        while not os.path.exists(f"/tmp/.X11-unix/X{d}"):
+            if proc.poll() is not None or time.monotonic() > end:
+                raise Unavailable("Xvfb did not start")
+            time.sleep(0.1)
+        os.environ["DISPLAY"] = name
+        yield name
+    finally:
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old
+        _stop(proc)
