@@ -14,7 +14,9 @@ from setuptools import Extension, setup
 
 
 def compile_args():
-    args = ["-O3", "-fno-strict-aliasing", "-ffp-contract=fast", "-fno-trapping-math", "-fno-math-errno"]
+    args = ["-O3", "-fno-strict-aliasing", "-ffp-contract=fast", "-fno-trapping-math", "-fno-math-errno",
+            # keep GCC from fully unrolling the 16-frame loops into scalars before vectorising
+            "--param=max-completely-peel-times=1"]
     if sys.platform == "win32":
         return ["/O2"]
     if os.environ.get("NAM_DSP_PORTABLE", "") not in ("", "0"):

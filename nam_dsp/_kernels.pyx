@@ -52,6 +52,22 @@ cdef extern from *:
     float nd_maxf(float a, float b) noexcept nogil
     float nd_selectf(int c, float a, float b) noexcept nogil
 
+# One vector of TILE (16) floats, as a GCC/Clang vector type: the micro-kernels below say
+# exactly which values live in registers instead of hoping the auto-vectoriser finds it. On
+# machines without 512-bit registers the compiler splits each operation into narrower ones.
+# Cython sees the type as a float; C does the vector arithmetic (a scalar operand broadcasts).
+cdef extern from *:
+    """
+    typedef float nd_vfloat __attribute__((vector_size(64), aligned(4), may_alias));
+    static inline nd_vfloat nd_vzero(void) { nd_vfloat z = {0}; return z; }
+    static inline nd_vfloat nd_vload(const float* p) { return *(const nd_vfloat*)p; }
+    static inline void nd_vstore(float* p, nd_vfloat v) { *(nd_vfloat*)p = v; }
+    """
+    ctypedef float vfloat "nd_vfloat"
+    vfloat vzero "nd_vzero"() noexcept nogil
+    vfloat vload "nd_vload"(const float* p) noexcept nogil
+    void vstore "nd_vstore"(float* p, vfloat v) noexcept nogil
+
 # Frames per tile (the vectorised inner dimension) and the longest chunk run at once.
 DEF TILE = 16
 DEF CHUNK = 512
@@ -218,8 +234,166 @@ def activation_array(x, int code, float param=0.0):
 # The convolution micro-kernel: ROWS output rows x TILE frames held in registers.
 # ---------------------------------------------------------------------------------------------
 
-cdef float ZEROS[CHUNK + 2 * TILE]   # stands in for an absent bias / mixin / residual input
+cdef float ZEROS[CHUNK + 2 * TILE]   # stands in for an absent mixin input or residual
 memset(ZEROS, 0, sizeof(ZEROS))
+
+
+cdef inline void _conv_4x1(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
+        const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
+        const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, Py_ssize_t add_stride) noexcept nogil:
+    """4 row(s) x 1 tile(s) of frames: 4 vector accumulators."""
+    cdef vfloat a0, a1, a2, a3, x0
+    cdef int i, k
+    cdef const float* s
+    cdef const float* wp
+    cdef float w0, w1, w2, w3, bo, mo
+    a0 = vzero()
+    a1 = vzero()
+    a2 = vzero()
+    a3 = vzero()
+    for i in range(n_in):
+        for k in range(k_taps):
+            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+            wp = w + o * w_row + i * k_taps + k
+            w0 = wp[0]
+            w1 = wp[w_row]
+            w2 = wp[2 * w_row]
+            w3 = wp[3 * w_row]
+            x0 = vload(s)
+            a0 = a0 + w0 * x0
+            a1 = a1 + w1 * x0
+            a2 = a2 + w2 * x0
+            a3 = a3 + w3 * x0
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0,
+           a0 + (bo + mo * vload(cond + t0)) + vload(add + o * add_stride + t0))
+    bo = bias[o + 1] if bias != NULL else <float> 0.0
+    mo = mix[o + 1] if mix != NULL else <float> 0.0
+    vstore(out + (o + 1) * out_stride + t0,
+           a1 + (bo + mo * vload(cond + t0)) + vload(add + (o + 1) * add_stride + t0))
+    bo = bias[o + 2] if bias != NULL else <float> 0.0
+    mo = mix[o + 2] if mix != NULL else <float> 0.0
+    vstore(out + (o + 2) * out_stride + t0,
+           a2 + (bo + mo * vload(cond + t0)) + vload(add + (o + 2) * add_stride + t0))
+    bo = bias[o + 3] if bias != NULL else <float> 0.0
+    mo = mix[o + 3] if mix != NULL else <float> 0.0
+    vstore(out + (o + 3) * out_stride + t0,
+           a3 + (bo + mo * vload(cond + t0)) + vload(add + (o + 3) * add_stride + t0))
+
+
+cdef inline void _conv_2x2(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
+        const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
+        const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, Py_ssize_t add_stride) noexcept nogil:
+    """2 row(s) x 2 tile(s) of frames: 4 vector accumulators."""
+    cdef vfloat a0, a1, a2, a3, x0, x1
+    cdef int i, k
+    cdef const float* s
+    cdef const float* wp
+    cdef float w0, w1, bo, mo
+    a0 = vzero()
+    a1 = vzero()
+    a2 = vzero()
+    a3 = vzero()
+    for i in range(n_in):
+        for k in range(k_taps):
+            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+            wp = w + o * w_row + i * k_taps + k
+            w0 = wp[0]
+            w1 = wp[w_row]
+            x0 = vload(s)
+            x1 = vload(s + 1 * TILE)
+            a0 = a0 + w0 * x0
+            a1 = a1 + w0 * x1
+            a2 = a2 + w1 * x0
+            a3 = a3 + w1 * x1
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0,
+           a0 + (bo + mo * vload(cond + t0)) + vload(add + o * add_stride + t0))
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0 + 1 * TILE,
+           a1 + (bo + mo * vload(cond + t0 + 1 * TILE)) + vload(add + o * add_stride + t0 + 1 * TILE))
+    bo = bias[o + 1] if bias != NULL else <float> 0.0
+    mo = mix[o + 1] if mix != NULL else <float> 0.0
+    vstore(out + (o + 1) * out_stride + t0,
+           a2 + (bo + mo * vload(cond + t0)) + vload(add + (o + 1) * add_stride + t0))
+    bo = bias[o + 1] if bias != NULL else <float> 0.0
+    mo = mix[o + 1] if mix != NULL else <float> 0.0
+    vstore(out + (o + 1) * out_stride + t0 + 1 * TILE,
+           a3 + (bo + mo * vload(cond + t0 + 1 * TILE)) + vload(add + (o + 1) * add_stride + t0 + 1 * TILE))
+
+
+cdef inline void _conv_1x4(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
+        const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
+        const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, Py_ssize_t add_stride) noexcept nogil:
+    """1 row(s) x 4 tile(s) of frames: 4 vector accumulators."""
+    cdef vfloat a0, a1, a2, a3, x0, x1, x2, x3
+    cdef int i, k
+    cdef const float* s
+    cdef const float* wp
+    cdef float w0, bo, mo
+    a0 = vzero()
+    a1 = vzero()
+    a2 = vzero()
+    a3 = vzero()
+    for i in range(n_in):
+        for k in range(k_taps):
+            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+            wp = w + o * w_row + i * k_taps + k
+            w0 = wp[0]
+            x0 = vload(s)
+            x1 = vload(s + 1 * TILE)
+            x2 = vload(s + 2 * TILE)
+            x3 = vload(s + 3 * TILE)
+            a0 = a0 + w0 * x0
+            a1 = a1 + w0 * x1
+            a2 = a2 + w0 * x2
+            a3 = a3 + w0 * x3
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0,
+           a0 + (bo + mo * vload(cond + t0)) + vload(add + o * add_stride + t0))
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0 + 1 * TILE,
+           a1 + (bo + mo * vload(cond + t0 + 1 * TILE)) + vload(add + o * add_stride + t0 + 1 * TILE))
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0 + 2 * TILE,
+           a2 + (bo + mo * vload(cond + t0 + 2 * TILE)) + vload(add + o * add_stride + t0 + 2 * TILE))
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0 + 3 * TILE,
+           a3 + (bo + mo * vload(cond + t0 + 3 * TILE)) + vload(add + o * add_stride + t0 + 3 * TILE))
+
+
+cdef inline void _conv_1x1(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
+        const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
+        const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, Py_ssize_t add_stride) noexcept nogil:
+    """1 row(s) x 1 tile(s) of frames: 1 vector accumulators."""
+    cdef vfloat a0, x0
+    cdef int i, k
+    cdef const float* s
+    cdef const float* wp
+    cdef float w0, bo, mo
+    a0 = vzero()
+    for i in range(n_in):
+        for k in range(k_taps):
+            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+            wp = w + o * w_row + i * k_taps + k
+            w0 = wp[0]
+            x0 = vload(s)
+            a0 = a0 + w0 * x0
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + o * out_stride + t0,
+           a0 + (bo + mo * vload(cond + t0)) + vload(add + o * add_stride + t0))
 
 
 cdef inline void conv_rows(float* out, Py_ssize_t out_stride, int n_out, Py_ssize_t n_frames,
@@ -235,83 +409,48 @@ cdef inline void conv_rows(float* out, Py_ssize_t out_stride, int n_out, Py_ssiz
     row 0, rows ``src_stride`` apart. ``bias``, ``mix`` and ``add`` may be NULL (zeros). The conv
     terms are summed first and the (larger) bias / mixin / residual terms added last: that order
     loses the least precision in float32.
+
+    Rows are covered by register blocks of 4 rows x 1 tile, then 2 rows x 2 tiles, then 1 row x 4
+    tiles, so narrow layers keep as many FMAs in flight as wide ones. Every block performs the
+    same operations in the same order for a given frame, so the result never depends on which
+    block (or block partition of the stream) computed it.
     """
-    cdef float a0[TILE]
-    cdef float a1[TILE]
-    cdef float a2[TILE]
-    cdef float a3[TILE]
-    cdef int o, i, k, f
+    cdef int o = 0
     cdef Py_ssize_t t0
-    cdef const float* s
-    cdef const float* wp
-    cdef const float* cp
-    cdef const float* p0
-    cdef const float* p1
-    cdef const float* p2
-    cdef const float* p3
-    cdef float w0, w1, w2, w3, b0, b1, b2, b3, m0, m1, m2, m3
     if cond == NULL:
         cond = ZEROS
         mix = NULL
     if add == NULL:
         add = ZEROS
         add_stride = 0
-    o = 0
-    while o + ROWS <= n_out:
-        b0 = bias[o] if bias != NULL else <float> 0.0
-        b1 = bias[o + 1] if bias != NULL else <float> 0.0
-        b2 = bias[o + 2] if bias != NULL else <float> 0.0
-        b3 = bias[o + 3] if bias != NULL else <float> 0.0
-        m0 = mix[o] if mix != NULL else <float> 0.0
-        m1 = mix[o + 1] if mix != NULL else <float> 0.0
-        m2 = mix[o + 2] if mix != NULL else <float> 0.0
-        m3 = mix[o + 3] if mix != NULL else <float> 0.0
+    while o + 4 <= n_out:
         for t0 in range(0, n_frames, TILE):
-            for f in range(TILE):
-                a0[f] = 0.0
-                a1[f] = 0.0
-                a2[f] = 0.0
-                a3[f] = 0.0
-            for i in range(n_in):
-                for k in range(k_taps):
-                    s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
-                    wp = w + o * w_row + i * k_taps + k
-                    w0 = wp[0]
-                    w1 = wp[w_row]
-                    w2 = wp[2 * w_row]
-                    w3 = wp[3 * w_row]
-                    for f in range(TILE):
-                        a0[f] += w0 * s[f]
-                        a1[f] += w1 * s[f]
-                        a2[f] += w2 * s[f]
-                        a3[f] += w3 * s[f]
-            cp = cond + t0
-            p0 = add + o * add_stride + t0
-            p1 = p0 + add_stride
-            p2 = p1 + add_stride
-            p3 = p2 + add_stride
-            for f in range(TILE):
-                out[o * out_stride + t0 + f] = a0[f] + (b0 + m0 * cp[f]) + p0[f]
-                out[(o + 1) * out_stride + t0 + f] = a1[f] + (b1 + m1 * cp[f]) + p1[f]
-                out[(o + 2) * out_stride + t0 + f] = a2[f] + (b2 + m2 * cp[f]) + p2[f]
-                out[(o + 3) * out_stride + t0 + f] = a3[f] + (b3 + m3 * cp[f]) + p3[f]
-        o += ROWS
+            _conv_4x1(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                      bias, mix, cond, add, add_stride)
+        o += 4
+    while o + 2 <= n_out:
+        t0 = 0
+        while t0 + 2 * TILE <= n_frames:
+            _conv_2x2(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                      bias, mix, cond, add, add_stride)
+            t0 += 2 * TILE
+        while t0 < n_frames:
+            _conv_1x1(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                      bias, mix, cond, add, add_stride)
+            _conv_1x1(out, out_stride, o + 1, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                      bias, mix, cond, add, add_stride)
+            t0 += TILE
+        o += 2
     while o < n_out:
-        b0 = bias[o] if bias != NULL else <float> 0.0
-        m0 = mix[o] if mix != NULL else <float> 0.0
-        for t0 in range(0, n_frames, TILE):
-            for f in range(TILE):
-                a0[f] = 0.0
-            for i in range(n_in):
-                for k in range(k_taps):
-                    s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
-                    w0 = w[o * w_row + i * k_taps + k]
-                    for f in range(TILE):
-                        a0[f] += w0 * s[f]
-            cp = cond + t0
-            p0 = add + o * add_stride + t0
-            for f in range(TILE):
-                out[o * out_stride + t0 + f] = a0[f] + (b0 + m0 * cp[f]) + p0[f]
+        t0 = 0
+        while t0 + 4 * TILE <= n_frames:
+            _conv_1x4(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                      bias, mix, cond, add, add_stride)
+            t0 += 4 * TILE
+        while t0 < n_frames:
+            _conv_1x1(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                      bias, mix, cond, add, add_stride)
+            t0 += TILE
         o += 1
 
 
