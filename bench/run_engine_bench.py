@@ -61,10 +61,12 @@ def _markdown(header, rows) -> str:
 def markdown_report(results: dict) -> str:
     """The Markdown tables (and the machine they ran on) for a :func:`measure` result."""
     m = results["machine"]
+    load = m.get("load_average_1min")
+    busy = "" if load is None else f", 1-minute load average {load:.2f} at the start"
     a1 = results["a1_standard"]
     sections = [
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, NumPy {m['numpy']} "
-        f"({m['os']}). Command: `{results['command'].strip()}` ({results['seconds_per_case']:g} s "
+        f"({m['os']}){busy}. Command: `{results['command'].strip()}` ({results['seconds_per_case']:g} s "
         f"of audio per figure, {results['date']}).",
         f"**A1 standard** (preset `a1-standard`, {a1[0]['macs_per_sample']:,} MACs/sample), one thread:",
         _markdown(["block size", "x real time", "p50 us/block", "p99 us/block", "p99 % of deadline"],

@@ -241,7 +241,8 @@ def cpu_model() -> str:
 
 
 def machine_info() -> dict:
-    """What a benchmark ran on: CPU model, cores, OS, Python and NumPy versions."""
+    """What a benchmark ran on: CPU model, cores, OS, Python and NumPy versions, and how busy the
+    machine was (1-minute load average, where the OS reports one)."""
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -249,4 +250,5 @@ def machine_info() -> dict:
         "os": platform.platform(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
