@@ -247,20 +247,31 @@ class GradNet:
             rech = W[(ai, None, "rechannel")]
             h = np.matmul(rech, stream)  # (B, C, T)
             arr_tape = {"stream": stream if keep else None, "layers": []}
-            acc = head_in
             c = rech.shape[0]
+            # Only the last T_final samples of the skip sum reach the head: accumulate just those.
+            T_final = h.shape[2] - sum(layer.lookback for layer in arr.layers)
+            if head_in is None:
+                acc = np.zeros((h.shape[0], c, T_final), dtype=self.dtype)
+            else:
+                acc = np.array(head_in[:, :, head_in.shape[2] - T_final:], dtype=self.dtype)
             for li, layer in enumerate(arr.layers):
                 d, K = layer.dilation, layer.kernel_size
                 L = (K - 1) * d
                 T_in = h.shape[2]
                 T_out = T_in - L
-                cw = W[(ai, li, "conv_w")]
-                z = np.matmul(cw[:, :, 0], h[:, :, 0:T_out])
+                taps = np.ascontiguousarray(W[(ai, li, "conv_w")].transpose(2, 0, 1))  # (K, GC, C)
+                z = np.matmul(taps[0], h[:, :, 0:T_out])
+                tmp = np.empty_like(z) if K > 1 else None
                 for k in range(1, K):
-                    z += np.matmul(cw[:, :, k], h[:, :, k * d:k * d + T_out])
+                    np.matmul(taps[k], h[:, :, k * d:k * d + T_out], out=tmp)
+                    z += tmp
                 cnd = cond[:, :, cond.shape[2] - T_out:]
                 z += W[(ai, li, "conv_b")][None, :, None]
-                z += W[(ai, li, "mixin")][None, :, :] * cnd  # (GC,1) * (B,1,T)
+                if tmp is None:
+                    tmp = np.empty_like(z)
+                np.multiply(W[(ai, li, "mixin")][None, :, :], cnd, out=tmp)  # (GC,1) * (B,1,T)
+                z += tmp
+                del tmp
                 act = layer.activation
                 if layer.gating == "none":
                     a = act_forward(act.name, act.param, z)
@@ -272,14 +283,13 @@ class GradNet:
                         a = main * gate
                     else:
                         a = gate * main + (1 - gate) * z[:, :c]
-                h_new = h[:, :, L:]
                 if layer.layer1x1_weight is not None:
-                    h_new = h_new + np.matmul(W[(ai, li, "l1x1_w")], a)
+                    h_new = np.matmul(W[(ai, li, "l1x1_w")], a)
+                    h_new += h[:, :, L:]
                     h_new += W[(ai, li, "l1x1_b")][None, :, None]
-                if acc is None:
-                    acc = a
                 else:
-                    acc = acc[:, :, acc.shape[2] - T_out:] + a
+                    h_new = h[:, :, L:]
+                acc += a[:, :, T_out - T_final:]
                 if keep:
                     arr_tape["layers"].append({"h": h, "z": z, "a": a, "main": main, "gate": gate,
                                                "cond": cnd, "L": L, "T_out": T_out})
@@ -342,17 +352,26 @@ class GradNet:
                 rec = tape["layers"][li]
                 h, z, a, L, T_out = rec["h"], rec["z"], rec["a"], rec["L"], rec["T_out"]
                 d, K = layer.dilation, layer.kernel_size
-                # acc_new = acc_old[-T_out:] + a: d_acc (length T_acc <= T_out) lands on a's tail.
-                da = np.zeros_like(a)
-                da[:, :, T_out - d_acc.shape[2]:] = d_acc
+                # acc_final = sum of every layer's a (tails): d_acc lands on a's last T_acc samples.
+                T_acc = d_acc.shape[2]
                 if layer.layer1x1_weight is not None:
                     w1 = W[(ai, li, "l1x1_w")]
                     G[(ai, li, "l1x1_w")] = np.matmul(d_h, a.transpose(0, 2, 1)).sum(axis=0)
                     G[(ai, li, "l1x1_b")] = d_h.sum(axis=(0, 2))
-                    da += np.matmul(w1.T, d_h)
+                    da = np.matmul(np.ascontiguousarray(w1.T), d_h)
+                    da[:, :, T_out - T_acc:] += d_acc
+                else:
+                    da = np.zeros_like(a)
+                    da[:, :, T_out - T_acc:] = d_acc
                 act = layer.activation
                 if layer.gating == "none":
-                    dz = da * act_backward(act.name, act.param, z, a)
+                    if act.name in ("Tanh", "Fasttanh"):
+                        dz = np.multiply(a, a)
+                        np.subtract(1, dz, out=dz)
+                        dz *= da
+                    else:
+                        dz = da * act_backward(act.name, act.param, z, a)
+                    del da
                 else:
                     main, gate = rec["main"], rec["gate"]
                     ga = layer.gate_activation
@@ -367,14 +386,18 @@ class GradNet:
                 G[(ai, li, "conv_b")] = dz.sum(axis=(0, 2))
                 G[(ai, li, "mixin")] = np.einsum("bgt,bt->g", dz, rec["cond"][:, 0, :])[:, None]
                 cw = W[(ai, li, "conv_w")]
+                taps_t = np.ascontiguousarray(cw.transpose(2, 1, 0))  # (K, C, GC): W_k^T
                 gcw = np.empty_like(cw)
                 d_h_in = np.empty((h.shape[0], c, h.shape[2]), dtype=self.dtype)
                 d_h_in[:, :, :L] = 0
                 d_h_in[:, :, L:] = d_h  # residual
+                tmp = np.empty((h.shape[0], c, T_out), dtype=self.dtype)
                 for k in range(K):
                     win = h[:, :, k * d:k * d + T_out]
                     gcw[:, :, k] = np.matmul(dz, win.transpose(0, 2, 1)).sum(axis=0)
-                    d_h_in[:, :, k * d:k * d + T_out] += np.matmul(cw[:, :, k].T, dz)
+                    np.matmul(taps_t[k], dz, out=tmp)
+                    d_h_in[:, :, k * d:k * d + T_out] += tmp
+                del tmp
                 G[(ai, li, "conv_w")] = gcw
                 d_h = d_h_in
                 # d_acc for the previous layer: the part of d_acc before this layer is zero, and
