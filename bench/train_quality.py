@@ -69,6 +69,7 @@ def main():
             str(i + 1): round(tr["validation_esr"][str(i + 1)] / v, 3)
             for i, v in enumerate(ref["esr"]) if str(i + 1) in tr["validation_esr"]},
         "threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+        "cpu_seconds": round(time.process_time(), 1),  # < wall seconds when the 2 cores are shared
         "settings": tr["settings"],
     }
     os.makedirs(a.results, exist_ok=True)
