@@ -107,16 +107,23 @@ def write_plot(trainer, path) -> bool:
         print("matplotlib is not installed: no plot written (pip install matplotlib)", file=sys.stderr)
         return False
     esr = trainer.best_esr
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4))
     ws = sorted(esr)
     a.semilogy(ws, [esr[w] for w in ws], "o-")
     a.set_xlabel("width")
-    a.set_ylabel("validation ESR")
+    a.set_ylabel("validation ESR (best checkpoint)")
+    a.grid(True, which="both", alpha=0.3)
     hist = trainer.history
     if hist:
-        b.semilogy([h[0] for h in hist], [max(h[2], 1e-12) for h in hist], lw=0.5)
+        b.semilogy([h[0] for h in hist], [max(h[2], 1e-12) for h in hist], lw=0.3, alpha=0.6)
     b.set_xlabel("step")
-    b.set_ylabel("training loss")
+    b.set_ylabel("training loss (one random width per step)")
+    vh = trainer.val_history
+    for w in ws:
+        c.semilogy([v[0] for v in vh], [v[2][str(w)] for v in vh], label=f"w{w}")
+    c.set_xlabel("step")
+    c.set_ylabel("validation ESR")
+    c.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
