@@ -384,7 +384,7 @@ class GradNet:
                         dz[:, :c] = da * (gate * act_backward(act.name, act.param, z1, main) + (1 - gate))
                         dz[:, c:] = da * (main - z1) * act_backward(ga.name, ga.param, z2, gate)
                 G[(ai, li, "conv_b")] = dz.sum(axis=(0, 2))
-                G[(ai, li, "mixin")] = np.einsum("bgt,bt->g", dz, rec["cond"][:, 0, :])[:, None]
+                G[(ai, li, "mixin")] = np.matmul(dz, rec["cond"].transpose(0, 2, 1)).sum(axis=0)
                 cw = W[(ai, li, "conv_w")]
                 taps_t = np.ascontiguousarray(cw.transpose(2, 1, 0))  # (K, C, GC): W_k^T
                 gcw = np.empty_like(cw)
