@@ -1,6 +1,6 @@
 """Reproduce ``nam_dsp/data/default.nam``: the embedded default model.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 bench/train_default.py --minutes 25
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 bench/train_default.py --cpu-minutes 20
 
 A slimmable-paper student (1 array, 8 ch, K=6, dilations [1,4,16,64,256]x3, widths 1..8) trained
 with ``nam_dsp.training`` to imitate the teacher ``../shared/data/models/examples/wavenet_a1_standard.nam``
@@ -61,7 +61,8 @@ def build_pair():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=25.0)
+    ap.add_argument("--minutes", type=float, default=None, help="wall-clock budget")
+    ap.add_argument("--cpu-minutes", type=float, default=20.0, help="CPU-time budget (default)")
     ap.add_argument("--out", default=os.path.join(ROOT, "nam_dsp", "data", "default.nam"))
     ap.add_argument("--checkpoint", default="/tmp/nam_dsp_default.ckpt.npz")
     ap.add_argument("--resume", default=None)
@@ -70,7 +71,9 @@ def main(argv=None):
     if not os.path.isfile(TEACHER):
         sys.exit(f"{TEACHER} is missing: the shared data folder is needed to train the default model")
     pair = build_pair()
-    cfg = TrainConfig(arch="slimmable-paper", seed=a.seed, budget_seconds=60.0 * a.minutes,
+    cfg = TrainConfig(arch="slimmable-paper", seed=a.seed,
+                      budget_seconds=None if a.minutes is None else 60.0 * a.minutes,
+                      budget_cpu_seconds=None if a.minutes is not None else 60.0 * a.cpu_minutes,
                       validate_every=100, checkpoint_seconds=120.0)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     trainer = Trainer(pair, cfg, a.out, checkpoint_path=a.checkpoint)

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--widths", default=None, help="training widths, e.g. 1-8 or 1,2,4,8 (default: all)")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--budget-minutes", type=float, default=None, help="wall-clock training budget")
+    budget.add_argument("--budget-cpu-minutes", type=float, default=None,
+                        help="budget in CPU time of this process (fair when the machine is shared)")
     budget.add_argument("--epochs", type=float, default=None, help="number of passes over the training data")
     budget.add_argument("--steps", type=int, default=None, help="number of optimizer steps")
     parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
@@ -74,9 +76,10 @@ def run(args) -> int:
         grad_clip=args.grad_clip, loss=args.loss, mrstft_weight=args.mrstft_weight,
         pre_emph_weight=args.pre_emph_weight,
         budget_seconds=None if args.budget_minutes is None else 60.0 * args.budget_minutes,
+        budget_cpu_seconds=None if args.budget_cpu_minutes is None else 60.0 * args.budget_cpu_minutes,
         epochs=args.epochs, steps=args.steps, checkpoint_seconds=60.0 * args.checkpoint_minutes,
         validate_every=args.validate_every)
-    if cfg.budget_seconds is None and cfg.epochs is None and cfg.steps is None:
+    if cfg.budget_seconds is None and cfg.budget_cpu_seconds is None and cfg.epochs is None and cfg.steps is None:
         cfg.epochs = 100.0
     try:
         trainer = Trainer(pair, cfg, args.output, checkpoint_path=args.checkpoint)

@@ -101,6 +101,7 @@ class TrainConfig:
     mrstft_weight: float = 2e-4
     pre_emph_weight: float = 0.0
     budget_seconds: Optional[float] = None
+    budget_cpu_seconds: Optional[float] = None  # CPU time of this process (fair on a shared machine)
     epochs: Optional[float] = None
     steps: Optional[int] = None
     checkpoint_seconds: float = 180.0
@@ -145,6 +146,7 @@ class Trainer:
         self.order = np.zeros(0, dtype=np.int64)
         self.pos = 0
         self.elapsed = 0.0
+        self.cpu = 0.0  # CPU seconds used by training so far (all sessions)
         self.history = []  # (step, elapsed, train loss)
         self.val_history = []  # (step, elapsed, {width: esr})
 
@@ -153,7 +155,7 @@ class Trainer:
         d = {
             "theta": self.theta, "best_theta": self.best_theta, "best_score": np.array(self.best_score),
             "step": np.array(self.step), "epoch": np.array(self.epoch), "order": self.order,
-            "pos": np.array(self.pos), "elapsed": np.array(self.elapsed),
+            "pos": np.array(self.pos), "elapsed": np.array(self.elapsed), "cpu": np.array(self.cpu),
             "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
             "history": np.array(self.history, dtype=np.float64).reshape(-1, 3),
             "val_history": np.array(json.dumps(self.val_history)),
@@ -181,6 +183,7 @@ class Trainer:
         self.step, self.epoch, self.pos = int(d["step"]), int(d["epoch"]), int(d["pos"])
         self.order = np.array(d["order"], dtype=np.int64)
         self.elapsed = float(d["elapsed"])
+        self.cpu = float(d["cpu"]) if "cpu" in d else 0.0
         self.rng.bit_generator.state = json.loads(str(d["rng_state"]))
         self.history = [tuple(r) for r in np.array(d["history"]).tolist()]
         self.val_history = json.loads(str(d["val_history"]))
@@ -271,6 +274,8 @@ class Trainer:
             return True
         if c.budget_seconds is not None and self.elapsed >= c.budget_seconds:
             return True
+        if c.budget_cpu_seconds is not None and self.cpu >= c.budget_cpu_seconds:
+            return True
         return False
 
     def _progress_fraction(self) -> Optional[float]:
@@ -282,6 +287,8 @@ class Trainer:
             fr.append((self.epoch + self.pos / max(self.order.size, 1)) / c.epochs)
         if c.budget_seconds:
             fr.append(self.elapsed / c.budget_seconds)
+        if c.budget_cpu_seconds:
+            fr.append(self.cpu / c.budget_cpu_seconds)
         return max(fr) if fr else None
 
     def _validate_and_keep_best(self):
@@ -299,6 +306,7 @@ class Trainer:
         c = self.cfg
         tty = hasattr(self.log, "isatty") and self.log.isatty()
         t_start = time.perf_counter() - self.elapsed
+        cpu_start = time.process_time() - self.cpu
         last_ckpt = last_print = time.perf_counter()
         last_val_epoch = self.epoch
         last_esr = self.val_history[-1][2] if self.val_history else {}
@@ -307,6 +315,7 @@ class Trainer:
             loss = self._lbfgs_step() if c.optimizer == "lbfgs" else self._adam_step()
             self.step += 1
             self.elapsed = time.perf_counter() - t_start
+            self.cpu = time.process_time() - cpu_start
             self.history.append((self.step, self.elapsed, loss))
             recent.append(loss)
             due_val = (c.validate_every and self.step % c.validate_every == 0) or \
@@ -315,6 +324,7 @@ class Trainer:
                 last_val_epoch = self.epoch
                 last_esr = {str(k): v for k, v in self._validate_and_keep_best().items()}
                 self.elapsed = time.perf_counter() - t_start
+                self.cpu = time.process_time() - cpu_start
             now = time.perf_counter()
             if now - last_print >= (0.5 if tty else 15.0):
                 self._print_progress(recent, last_esr, tty)
@@ -329,6 +339,7 @@ class Trainer:
             self.log.write("\n")
         self._validate_and_keep_best()
         self.elapsed = time.perf_counter() - t_start
+        self.cpu = time.process_time() - cpu_start
         self.save_checkpoint()
         summary = self.export()
         return summary
@@ -355,7 +366,8 @@ class Trainer:
             "trainer": "nam_dsp", "trainer_version": TRAINER_VERSION,
             "validation_esr": {str(k): float(v) for k, v in sorted(esr.items())},
             "verdict": {str(k): verdict(v) for k, v in sorted(esr.items())},
-            "seconds": round(float(self.elapsed), 1), "steps": int(self.step), "epochs": int(self.epoch),
+            "seconds": round(float(self.elapsed), 1), "cpu_seconds": round(float(self.cpu), 1),
+            "steps": int(self.step), "epochs": int(self.epoch),
             "data": {k: v for k, v in self.pair.info.items()},
             "settings": {k: v for k, v in asdict(self.cfg).items()
                          if k not in ("checkpoint_seconds",)},
@@ -365,6 +377,7 @@ class Trainer:
         spec = self.net.to_spec(self.best_theta, metadata=meta)
         save_spec(spec, path, form="0.7")
         return {"path": path, "validation_esr": training["validation_esr"], "seconds": training["seconds"],
+                "cpu_seconds": training["cpu_seconds"],
                 "steps": self.step, "epochs": self.epoch}
 
 
