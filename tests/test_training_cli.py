@@ -105,3 +105,11 @@ def test_lbfgs_round_minimises_a_quadratic():
     fun = lambda th: (0.5 * th @ a @ th, a @ th)
     th, res = lbfgs_round(fun, np.ones(3), np.array([True, True, True]), maxiter=50)
     assert np.allclose(th, 0, atol=1e-6)
+
+
+def test_cpu_time_budget_stops_the_run(pair):
+    dry, wet, tmp = pair
+    out = str(tmp / "c.nam")
+    assert cli.main([dry, wet, "-o", out, "--budget-cpu-minutes", "0.01"] + COMMON) == 0
+    tr = nam_dsp.load_spec(out).metadata["training"]
+    assert 0.6 <= tr["cpu_seconds"] < 5 and tr["steps"] > 0

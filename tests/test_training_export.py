@@ -115,3 +115,17 @@ def test_two_array_model_forward_matches_engine():
     spec = preset("a1-nano", seed=1)
     x = 0.3 * np.random.default_rng(0).standard_normal(6000)
     assert rel(_engine(spec, x), GradNet(spec).predict(x)) <= TOL
+
+
+DEFAULT = os.path.join(ROOT, "nam_dsp", "data", "default.nam")
+
+
+@pytest.mark.skipif(not os.path.isfile(DEFAULT), reason="nam_dsp/data/default.nam is not built")
+def test_default_model_is_a_slimmable_paper_model_trained_by_us():
+    model = nam_dsp.load_default()
+    spec = model.spec
+    assert spec.allowed_widths == tuple(range(1, 9)) and spec.receptive_field == 5116
+    tr = spec.metadata["training"]
+    assert tr["trainer"] == "nam_dsp" and set(tr["validation_esr"]) == {str(w) for w in range(1, 9)}
+    x = 0.3 * np.random.default_rng(0).standard_normal(8000)
+    assert rel(_engine(spec, x, 8), GradNet(spec).predict(x, 8)) <= TOL
