@@ -54,14 +54,21 @@ class Stepper:
 
 
 def measure(stepper, widths, repeats):
+    """``(samples/s wall, median wall s/step, samples per CPU second)``.
+
+    On a shared machine the wall figure drops with other people's load; the CPU-time figure
+    (``time.process_time``, one thread) is what a core would give to this process alone.
+    """
     stepper.step(widths[0])  # warm-up (allocations, page faults)
-    times = []
+    times, cpu = [], []
     for i in range(repeats):
         w = widths[i % len(widths)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stepper.step(w)
         times.append(time.perf_counter() - t0)
-    return stepper.samples * len(times) / sum(times), float(np.median(times))
+        cpu.append(time.process_time() - c0)
+    n = stepper.samples * len(times)
+    return n / sum(times), float(np.median(times)), n / sum(cpu)
 
 
 def main(argv=None):
@@ -70,16 +77,21 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     s = Stepper()
-    full, full_med = measure(s, [8], a.repeats)
-    slim, _ = measure(s, list(range(1, 9)), max(a.repeats, 8))
+    full, full_med, full_cpu = measure(s, [8], a.repeats)
+    slim, _, slim_cpu = measure(s, list(range(1, 9)), max(a.repeats, 8))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     res = {
         "arch": "slimmable-paper", "batch": 16, "segment": 8192, "dtype": "float32",
         "threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
         "samples_per_second_width8": round(full), "seconds_per_step_width8": round(full_med, 4),
         "samples_per_second_uniform_widths": round(slim),
+        "samples_per_cpu_second_width8": round(full_cpu),
+        "samples_per_cpu_second_uniform_widths": round(slim_cpu),
+        "load_average_1min": load,
         "nam_pytorch_samples_per_second": NAM_PYTORCH_SAMPLES_PER_SECOND,
         "ratio_width8": round(full / NAM_PYTORCH_SAMPLES_PER_SECOND, 3),
         "ratio_uniform_widths": round(slim / NAM_PYTORCH_SAMPLES_PER_SECOND, 3),
+        "ratio_width8_cpu": round(full_cpu / NAM_PYTORCH_SAMPLES_PER_SECOND, 3),
     }
     for k, v in res.items():
         print(f"{k:36s} {v}")
