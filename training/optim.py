@@ -94,8 +94,7 @@ class Adam:
         self.t = int(d["adam_t"])
 
 
-def lbfgs_round(fun: Callable, theta: np.ndarray, mask: np.ndarray, maxiter: int = 20,
-                max_step_norm: Optional[float] = None) -> tuple:
+def lbfgs_round(fun: Callable, theta: np.ndarray, mask: np.ndarray, maxiter: int = 20) -> tuple:
     """Minimise ``fun(theta) -> (value, grad)`` over the masked coordinates with L-BFGS-B.
 
     Returns ``(theta, result)``. The objective must be deterministic (fixed batch, fixed widths).

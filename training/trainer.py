@@ -266,7 +266,7 @@ class Trainer:
         return float(res.fun)
 
     # -- loop -----------------------------------------------------------------------------------
-    def _done(self, start_elapsed) -> bool:
+    def _done(self) -> bool:
         c = self.cfg
         if c.steps is not None and self.step >= c.steps:
             return True
@@ -311,7 +311,7 @@ class Trainer:
         last_val_epoch = self.epoch
         last_esr = self.val_history[-1][2] if self.val_history else {}
         recent = []
-        while not self._done(None):
+        while not self._done():
             loss = self._lbfgs_step() if c.optimizer == "lbfgs" else self._adam_step()
             self.step += 1
             self.elapsed = time.perf_counter() - t_start
