@@ -58,7 +58,7 @@ class PlayerWindow:
         self.root.title("nam-dsp play")
         self.closed = False
         self.updates = 0
-        self._dragging = False
+        self._synced = None
         self._build()
         self.root.protocol("WM_DELETE_WINDOW", self.close)
         self._after = self.root.after(int(1000 / fps), self._update)
@@ -116,13 +116,12 @@ class PlayerWindow:
             tk.Label(self.quality, text="fixed width (this model is not slimmable)").pack(anchor="w")
             return
         self.widths = widths
+        self._synced = eng.target_width
         self.slider_var = tk.IntVar(value=widths.index(eng.target_width))
         self.slider = tk.Scale(self.quality, from_=0, to=len(widths) - 1, orient="horizontal",
                                resolution=1, showvalue=False, length=480, sliderlength=24,
                                variable=self.slider_var, command=self._slid)
         self.slider.pack(fill="x")
-        self.slider.bind("<ButtonPress-1>", lambda e: setattr(self, "_dragging", True))
-        self.slider.bind("<ButtonRelease-1>", lambda e: setattr(self, "_dragging", False))
         self.ticks = tk.Canvas(self.quality, height=34, highlightthickness=0)
         self.ticks.pack(fill="x")
         self.ticks.bind("<Configure>", lambda e: self._draw_ticks())
@@ -130,6 +129,8 @@ class PlayerWindow:
         ends.pack(fill="x")
         tk.Label(ends, text="smallest (fastest)", fg="#555").pack(side="left")
         tk.Label(ends, text="full (best)", fg="#555").pack(side="right")
+        if any(self.player.esr(w) is not None for w in widths):
+            tk.Label(ends, text="width / validation ESR", fg="#555").pack()
 
     def _draw_ticks(self) -> None:
         c = self.ticks
@@ -143,12 +144,11 @@ class PlayerWindow:
             if esr is not None:
                 c.create_text(x, 20, text=f"{esr:.3f}", anchor="n", font=("TkDefaultFont", 7),
                               fill="#555")
-        if any(self.player.esr(w) is not None for w in self.widths):
-            c.create_text(2, 20, text="ESR", anchor="nw", font=("TkDefaultFont", 7), fill="#555")
 
     # -- controls -------------------------------------------------------------------------------
     def _slid(self, value) -> None:
         w = self.widths[int(float(value))]
+        self._synced = w
         if w != self.player.engine.target_width:
             self.player.request_width(w)  # a manual move turns auto off
             self.auto_var.set(False)
@@ -195,10 +195,12 @@ class PlayerWindow:
         m = p.tick()
         self.updates += 1
         eng = p.engine
-        if self.slider is not None and not self._dragging:
-            i = self.widths.index(eng.target_width)
-            if self.slider_var.get() != i:
-                self.slider_var.set(i)
+        target = eng.target_width
+        if self.slider is not None and target != self._synced:
+            # the width changed elsewhere (auto mode, keys): follow it. Never fight the user: a
+            # drag does not change the target until Tk runs the slider's command.
+            self._synced = target
+            self.slider_var.set(self.widths.index(target))
         if m["width"] is None:
             self.width_var.set("Width: fixed")
         else:

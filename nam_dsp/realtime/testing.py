@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from typing import Optional
 
 
 class Unavailable(RuntimeError):
@@ -31,9 +32,12 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def jack_server(period: int, rate: int = 48000):
+def jack_server(period: int, rate: int = 48000, nice: Optional[int] = None, realtime: bool = False):
     """``jackd --no-realtime -d dummy -r rate -p period`` for the duration of the block.
 
+    ``realtime=True`` drops ``--no-realtime`` (the server and its clients' process threads then
+    run SCHED_FIFO, as on a tuned audio machine; needs the privilege). ``nice`` (root only) lowers the niceness of every jackd thread once it runs, so that on a
+    machine shared with CPU-bound jobs the server's own wake-ups are not what misses deadlines.
     PyAudio must be created *after* the server runs (PortAudio probes JACK at initialisation).
     """
     jackd = shutil.which("jackd")
@@ -45,16 +49,32 @@ def jack_server(period: int, rate: int = 48000):
         raise Unavailable("pyaudio is not installed (pip install pyaudio)") from None
     log = tempfile.TemporaryFile()
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    proc = subprocess.Popen([jackd, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
+    mode = [] if realtime else ["--no-realtime"]
+    proc = subprocess.Popen([jackd, *mode, "-d", "dummy", "-r", str(rate), "-p", str(period)],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         if not _wait_for_jack(proc):
             log.seek(0)
             raise Unavailable(f"jackd did not start: {log.read()[-400:].decode(errors='replace')}")
+        if nice is not None:
+            renice(proc.pid, nice)
         yield proc
     finally:
         _stop(proc)
         log.close()
+
+
+def renice(pid: int, nice: int) -> None:
+    """Set the niceness of every thread of ``pid`` (Linux; silently skipped without privilege)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return
+    for tid in tids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+        except (OSError, ValueError):
+            pass
 
 
 def _wait_for_jack(proc, timeout: float = 10.0) -> bool:
@@ -116,3 +136,24 @@ def xvfb(display: int = 97, size: str = "1024x768x24"):
         else:
             os.environ["DISPLAY"] = old
         _stop(proc)
+
+
+_SHARED = {}
+
+
+def shared_xvfb() -> str:
+    """One Xvfb display for the whole test process, stopped by pid when the process exits.
+
+    Tk never closes an X connection, and an X server that dies under a live connection makes Tk
+    exit the process at its next event; so every Tk test in a process shares this display, and
+    it outlives them all.
+    """
+    if "name" in _SHARED:
+        os.environ["DISPLAY"] = _SHARED["name"]
+        return _SHARED["name"]
+    cm = xvfb()
+    name = cm.__enter__()  # raises Unavailable
+    import atexit
+    atexit.register(cm.__exit__, None, None, None)
+    _SHARED["name"] = name
+    return name

@@ -1,0 +1,178 @@
+"""The player on a real audio server: JACK's dummy driver, with the GUI running under Xvfb.
+
+Each test starts its own ``jackd --no-realtime -d dummy`` and Xvfb and stops them by pid. On
+this kind of machine even an empty callback misses some 64-frame deadlines (docs/realtime.md), so
+the player is compared with a no-work callback (the same callback minus the engine, playing
+silence) measured in the same run, under the same conditions (GUI running, width changes every
+100 ms), in alternating chunks so that load from other processes falls on both alike.
+
+``NAM_DSP_RT_SECONDS`` sets the player's total time per period (default 30 s, the acceptance
+figure; the baseline gets as much again). Figures are printed and written to
+``build/test-artifacts/realtime.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nam_dsp
+from nam_dsp.realtime import testing
+
+pytestmark = pytest.mark.realtime
+
+SECONDS = float(os.environ.get("NAM_DSP_RT_SECONDS", "30"))
+CHUNK = float(os.environ.get("NAM_DSP_RT_CHUNK", "5"))
+ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
+
+
+def allowed_extra(baseline: int) -> int:
+    """Extra xruns tolerated over the baseline: 5 plus 30% of its count.
+
+    Measured here with two or more CPU-bound jobs sharing the 2 cores, the no-work callback's own
+    count in 5 s chunks ranged from 17 to 51, and two identical no-work runs can differ by 30%:
+    the margin is that noise, not room for the player."""
+    return 5 + (3 * baseline) // 10
+
+
+@pytest.fixture(scope="module")
+def display():
+    try:
+        return testing.shared_xvfb()
+    except testing.Unavailable as exc:
+        pytest.skip(str(exc))
+
+
+def _jack(period):
+    try:
+        return testing.jack_server(period)
+    except testing.Unavailable as exc:  # pragma: no cover - raised on enter
+        pytest.skip(str(exc))
+
+
+def run_session(period: int, seconds: float, *, no_work: bool, gui: bool = True,
+                change_every: float = 0.1, model=None, load_hook=None, auto=False,
+                on_tick=None) -> dict:
+    """Play ``seconds`` on the JACK device (GUI on, width cycling every ``change_every`` s)."""
+    from nam_dsp.realtime.player import Player
+    model = model or nam_dsp.from_spec(nam_dsp.preset("slimmable-paper"))
+    player = Player(model, block_size=period, seconds=seconds, no_work=no_work, auto_width=auto)
+    player.load_hook = load_hook
+    player.start()
+    widths = player.engine.allowed_widths
+    cycle = list(widths[::-1]) + list(widths[1:-1])  # 8, 7, ..., 1, 2, ..., 7
+    state = dict(i=0, changes=0)
+    try:
+        if gui:
+            import tkinter as tk
+            from nam_dsp.realtime.gui import PlayerWindow
+            root = tk.Tk()
+            win = PlayerWindow(player, root)
+
+            def change():
+                if win.closed:
+                    return
+                state["i"] = (state["i"] + 1) % len(cycle)
+                win.set_quality(cycle[state["i"]])
+                state["changes"] += 1
+                root.after(int(change_every * 1000), change)
+
+            if change_every:
+                root.after(int(change_every * 1000), change)
+            if on_tick is not None:
+                def tick():
+                    if not win.closed:
+                        on_tick(player)
+                        root.after(100, tick)
+                root.after(100, tick)
+            win.run()
+            state["gui_updates"] = win.updates
+        else:
+            end = time.monotonic() + seconds + 5
+            while not player.finished.wait(change_every or 0.1):
+                if change_every:
+                    state["i"] = (state["i"] + 1) % len(cycle)
+                    player.request_width(cycle[state["i"]], manual=not auto)
+                    state["changes"] += 1
+                if on_tick is not None:
+                    on_tick(player)
+                if time.monotonic() > end:
+                    break
+    finally:
+        player.stop()
+    assert player.error is None, player.error
+    s = player.summary()
+    t = np.abs(player.stats.recent())
+    return dict(xruns=s["xruns"], times=t, callbacks=s["callbacks"], switches=s["switches"],
+                changes=state["changes"], gui_updates=state.get("gui_updates", 0),
+                scheduling=player.scheduling, player=player)
+
+
+def _figures(runs, deadline):
+    t = np.concatenate([r["times"] for r in runs])
+    p50, p99 = np.percentile(t, [50, 99])
+    return dict(xruns=sum(r["xruns"] for r in runs), callbacks=sum(r["callbacks"] for r in runs),
+                p50_us=round(float(p50) * 1e6, 1), p99_us=round(float(p99) * 1e6, 1),
+                p99_share=round(float(p99) / deadline, 3),
+                switches=sum(r["switches"] for r in runs), changes=sum(r["changes"] for r in runs),
+                gui_updates=sum(r["gui_updates"] for r in runs))
+
+
+def _save(key, value):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "realtime.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[key] = value
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+def compare(period: int, seconds: float):
+    chunks = max(1, int(round(seconds / CHUNK)))
+    chunk = seconds / chunks
+    base, play = [], []
+    try:
+        with testing.jack_server(period):
+            for k in range(chunks):  # ABBA order: drifting load falls on both alike
+                order = (True, False) if k % 2 == 0 else (False, True)
+                for no_work in order:
+                    (base if no_work else play).append(run_session(period, chunk, no_work=no_work))
+    except testing.Unavailable as exc:
+        pytest.skip(str(exc))
+    deadline = period / 48000
+    b, p = _figures(base, deadline), _figures(play, deadline)
+    p["scheduling"] = play[0]["scheduling"]
+    print(f"\nperiod {period}: {seconds:.0f} s each; baseline (no work) {b}\n  player {p}")
+    _save(f"period_{period}", dict(seconds=seconds, baseline=b, player=p))
+    return b, p
+
+
+@pytest.mark.parametrize("period", [64, 128])
+def test_the_player_adds_no_xruns_over_a_no_work_callback(display, period):
+    b, p = compare(period, SECONDS)
+    assert p["switches"] >= 0.5 * p["changes"] - 5, "width changes did not go through"
+    assert p["gui_updates"] >= 10 * SECONDS, "the GUI did not update its meters"
+    assert p["xruns"] <= b["xruns"] + allowed_extra(b["xruns"]), (
+        f"period {period}: player {p['xruns']} xruns vs baseline {b['xruns']}")
+
+
+def test_no_xruns_at_256_frames(display):
+    seconds = min(SECONDS, 10.0)
+    try:
+        with testing.jack_server(256):
+            base = run_session(256, seconds, no_work=True)
+            play = run_session(256, seconds, no_work=False)
+    except testing.Unavailable as exc:
+        pytest.skip(str(exc))
+    d = 256 / 48000
+    b, p = _figures([base], d), _figures([play], d)
+    print(f"\nperiod 256: {seconds:.0f} s each; baseline {b}\n  player {p}")
+    _save("period_256", dict(seconds=seconds, baseline=b, player=p))
+    if b["xruns"]:
+        pytest.xfail(f"the machine itself misses 256-frame deadlines now (no-work baseline: "
+                     f"{b['xruns']} xruns; player {p['xruns']})")
+    assert p["xruns"] == 0
