@@ -45,18 +45,10 @@ BUILDERS = {
     "linear-random": _linear_random,
     "A2-container": _shared("examples/A2.nam"),
 }
-NO_STATE = {"linear_10-identity", "linear-random", "A2-container"}
-NO_STATE_REASON = ("bug: LinearModel and ContainerModel have no state() method, so 'split == "
-                   "one-shot, state included' cannot be checked for them")
 
 
-def _model_params(xfail_state=False):
-    params = []
-    for name in BUILDERS:
-        marks = [pytest.mark.xfail(strict=True, reason=NO_STATE_REASON, raises=AttributeError)] \
-            if xfail_state and name in NO_STATE else []
-        params.append(pytest.param(name, marks=marks))
-    return params
+def _model_params():
+    return list(BUILDERS)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +113,13 @@ def test_split_run_with_carried_state_equals_one_shot_output(model, case):
     assert np.array_equal(np.concatenate([first, second]), one_shot)
 
 
-@pytest.mark.parametrize("model", _model_params(xfail_state=True), indirect=True)
+@pytest.mark.parametrize("model", _model_params(), indirect=True)
+def test_every_model_exposes_its_streaming_state(model):
+    state = model.state()
+    assert isinstance(state, list) and all(isinstance(a, np.ndarray) for a in state)
+
+
+@pytest.mark.parametrize("model", _model_params(), indirect=True)
 @PROPERTY
 @given(case=signal_and_cuts(max_cuts=1))
 def test_split_run_leaves_the_same_state_as_one_shot(model, case):
@@ -198,6 +196,21 @@ def test_out_of_the_wrong_length_or_dtype_raises_value_error(model):
         model.process(x, out=np.zeros(64, np.float64))
 
 
+@pytest.mark.parametrize("model", _model_params(), indirect=True)
+@PROPERTY
+@given(case=signal_and_cuts(max_cuts=6))
+def test_in_place_processing_gives_the_same_output(model, case):
+    """``process(x, out=x)``: a host handing one buffer for input and output."""
+    x, cuts = case
+    model.reset()
+    expected = model.process(x)
+    model.reset()
+    buffer = x.copy()
+    for block in _blocks(buffer, cuts):
+        assert model.process(block, out=block) is block
+    assert np.array_equal(buffer, expected)
+
+
 @st.composite
 def signal_with_nonfinite(draw):
     x, cuts = draw(signal_and_cuts(max_len=1500, max_cuts=8))
@@ -246,14 +259,7 @@ def test_reset_makes_the_model_repeat_its_output_exactly(model, case):
     assert np.array_equal(first, second)
 
 
-CONTAINER_RESET_BUG = ("bug: ContainerModel.reset() resets only the active submodel, so "
-                       "nonfinite_count keeps the counts of the others")
-
-
-@pytest.mark.parametrize("model", [
-    pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=CONTAINER_RESET_BUG)]
-                 if name == "A2-container" else [])
-    for name in BUILDERS], indirect=True)
+@pytest.mark.parametrize("model", _model_params(), indirect=True)
 def test_reset_zeroes_the_nonfinite_count(model):
     x = _signal(6, 100)
     x[[3, 50]] = [np.nan, np.inf]
