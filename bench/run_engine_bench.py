@@ -63,6 +63,7 @@ def markdown_report(results: dict) -> str:
     m = results["machine"]
     load = m.get("load_average_1min")
     busy = "" if load is None else f", 1-minute load average {load:.2f} at the start"
+    busy += f", run at niceness {m['niceness']}" if m.get("niceness") else ""
     a1 = results["a1_standard"]
     sections = [
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, NumPy {m['numpy']} "

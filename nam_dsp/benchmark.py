@@ -241,8 +241,9 @@ def cpu_model() -> str:
 
 
 def machine_info() -> dict:
-    """What a benchmark ran on: CPU model, cores, OS, Python and NumPy versions, and how busy the
-    machine was (1-minute load average, where the OS reports one)."""
+    """What a benchmark ran on: CPU model, cores, OS, Python and NumPy versions, how busy the
+    machine was (1-minute load average) and the benchmark's scheduling priority (niceness), where
+    the OS reports them."""
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -251,4 +252,5 @@ def machine_info() -> dict:
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "niceness": os.nice(0) if hasattr(os, "nice") else None,
     }
