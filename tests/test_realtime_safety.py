@@ -62,7 +62,8 @@ def test_warmed_process_with_out_allocates_nothing(request, name, block):
         tracemalloc.stop()
     assert result is out
     assert peak - before <= PEAK_TOLERANCE, f"{name}: peak grew by {peak - before} bytes over {CALLS} calls"
-    assert after - before <= 0, f"{name}: {after - before} bytes still allocated after {CALLS} calls"
+    # Nothing survives the calls: even 8 bytes kept per call would add up to 800.
+    assert after - before <= PEAK_TOLERANCE, f"{name}: {after - before} bytes still allocated after {CALLS} calls"
     assert np.isfinite(out).all()
 
 
