@@ -19,7 +19,7 @@ RUN = ("import sys, nam_dsp\n"
        "try:\n    import nam_dsp.training\n"
        "except ImportError:\n    nam_dsp.__path__.append(%r)\n"
        "from nam_dsp.training.cli import main\nsys.exit(main(sys.argv[1:]))\n" % ROOT)
-STEPS = 800
+STEPS = 400
 
 
 def _train(tmp_path, name, extra=(), wait=True):
