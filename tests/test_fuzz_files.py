@@ -13,8 +13,8 @@ also timed: more than 5 s for one file is reported as a hang (not a speed requir
 Not covered here, on purpose: integer literals beyond the float range (reported bug, see
 ``test_nam_file.py::...huge-integer...``), so the numbers below stay within +-1e18; and finite
 weights or activation slopes so large (say 1e18) that a valid model overflows float32 and
-outputs inf: the file is legal, the overflow is the model's, not the loader's. (Slopes beyond
-the float32 range are a reported loader bug: ``test_nam_file.py::...slope-beyond-float32``.)
+outputs inf: the file is legal, the overflow is the model's, not the loader's. (Absurd
+activation slopes are refused by the loader: ``test_nam_file.py::...slope-beyond-float32``.)
 """
 
 from __future__ import annotations

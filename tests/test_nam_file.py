@@ -276,11 +276,6 @@ HUGE_INT_BUG = ("bug: an integer literal beyond the float range (e.g. 1 followed
                 "NamFileError")
 STRING_WEIGHT_BUG = ("bug: weights given as numeric strings ('1.5') or booleans (after index 0) "
                      "are silently converted by numpy instead of rejected")
-SLOPE_BUG = ("bug: an activation parameter beyond the float32 range (negative_slope 1e39) is "
-             "accepted; the kernel stores it as float32 inf and the model outputs NaN forever")
-BOM_BUG = ("discrepancy: a UTF-8 byte-order mark makes the file 'not valid JSON', while NAM Core's "
-           "JSON parser (nlohmann) skips it")
-
 # (id, mutation of the base dict or raw bytes, expected field, substrings the message must contain,
 #  exception class, marks)
 BAD_FILES = [
@@ -310,8 +305,7 @@ BAD_FILES = [
      "config.layers[0].activation", ["Mish"], nam_dsp.NamFileError, []),
     ("leaky-relu-slope-beyond-float32",
      _set(["config", "layers", 0, "activation"], {"type": "LeakyReLU", "negative_slope": 1e39}),
-     "config.layers[0].activation.negative_slope", ["1e+39"], nam_dsp.NamFileError,
-     [pytest.mark.xfail(strict=True, reason=SLOPE_BUG)]),
+     "config.layers[0].activation.negative_slope", ["1e+39"], nam_dsp.NamFileError, []),
     ("activation-not-a-string", _set(["config", "layers", 1, "activation"], 3),
      "config.layers[1].activation", ["3"], nam_dsp.NamFileError, []),
     ("dilation-0", _set(["config", "layers", 1, "dilations", 2], 0), "config.layers[1].dilations[2]",
@@ -339,8 +333,8 @@ BAD_FILES = [
     ("empty-file", b"", "<file>", ["JSON"], nam_dsp.NamFileError, []),
     ("not-utf8", b"\xff\xfe{\x00}\x00", "<file>", ["UTF-8"], nam_dsp.NamFileError, []),
     ("truncated", lambda d: json.dumps(d).encode()[:1000], "<file>", ["JSON"], nam_dsp.NamFileError, []),
-    ("utf8-bom", lambda d: b"\xef\xbb\xbf" + json.dumps(d).encode(), None, [], None,
-     [pytest.mark.xfail(strict=True, reason=BOM_BUG)]),
+    # NAM Core's JSON parser (nlohmann) skips a UTF-8 byte-order mark: so must we.
+    ("utf8-bom", lambda d: b"\xef\xbb\xbf" + json.dumps(d).encode(), None, [], None, []),
 ]
 
 
