@@ -108,7 +108,8 @@ def run_session(period: int, seconds: float, *, no_work: bool, gui: bool = True,
     assert player.error is None, player.error
     s = player.summary()
     t = np.abs(player.stats.recent())
-    return dict(xruns=s["xruns"], times=t, callbacks=s["callbacks"], switches=s["switches"],
+    return dict(xruns=s["xruns"], startup_xruns=s["startup_xruns"], xrun_at=s["xrun_callbacks"],
+                times=t, callbacks=s["callbacks"], switches=s["switches"],
                 changes=state["changes"], gui_updates=state.get("gui_updates", 0),
                 scheduling=player.scheduling, player=player)
 
@@ -116,7 +117,9 @@ def run_session(period: int, seconds: float, *, no_work: bool, gui: bool = True,
 def _figures(runs, deadline):
     t = np.concatenate([r["times"] for r in runs])
     p50, p99 = np.percentile(t, [50, 99])
-    return dict(xruns=sum(r["xruns"] for r in runs), callbacks=sum(r["callbacks"] for r in runs),
+    return dict(xruns=sum(r["xruns"] for r in runs),
+                startup_xruns=sum(r["startup_xruns"] for r in runs),
+                callbacks=sum(r["callbacks"] for r in runs),
                 p50_us=round(float(p50) * 1e6, 1), p99_us=round(float(p99) * 1e6, 1),
                 p99_share=round(float(p99) / deadline, 3),
                 switches=sum(r["switches"] for r in runs), changes=sum(r["changes"] for r in runs),
@@ -161,6 +164,7 @@ def test_the_player_adds_no_xruns_over_a_no_work_callback(display, period):
 
 
 def test_no_xruns_at_256_frames(display):
+    """0 xruns once the stream runs (the first 0.1 s, flagged with or without work, apart)."""
     seconds = min(SECONDS, 10.0)
     try:
         with testing.jack_server(256):
@@ -172,7 +176,8 @@ def test_no_xruns_at_256_frames(display):
     b, p = _figures([base], d), _figures([play], d)
     print(f"\nperiod 256: {seconds:.0f} s each; baseline {b}\n  player {p}")
     _save("period_256", dict(seconds=seconds, baseline=b, player=p))
-    if b["xruns"]:
-        pytest.xfail(f"the machine itself misses 256-frame deadlines now (no-work baseline: "
-                     f"{b['xruns']} xruns; player {p['xruns']})")
-    assert p["xruns"] == 0
+    b_run, p_run = b["xruns"] - b["startup_xruns"], p["xruns"] - p["startup_xruns"]
+    if b_run:
+        pytest.xfail(f"the machine itself misses 256-frame deadlines now: no-work baseline "
+                     f"{b_run} xruns after start-up (player {p_run})")
+    assert p_run == 0, f"player: {p_run} xruns after start-up at 256 frames (baseline 0)"

@@ -17,6 +17,8 @@ class AutoWidth:
     up_margin : step up only when the predicted p99 at the next width is under
         ``up_margin * target`` (default 0.7): the gap between the two thresholds is the hysteresis.
     hold : seconds without a change before stepping up (``3 * hold`` after a step down).
+    confirm : step down only after this many measurements in a row over the target (default 2):
+        one scheduler hiccup (a preempted thread holding the GIL) is not a reason to lose quality.
 
     :meth:`decide` is called a few times a second with the p99 measured since the last change
     (blocks spent in a switch left out); it returns the width to request, or None, and always
@@ -24,7 +26,7 @@ class AutoWidth:
     """
 
     def __init__(self, widths: Sequence[int], cost: Mapping[int, float], target: float = 0.5,
-                 up_margin: float = 0.7, hold: float = 1.0):
+                 up_margin: float = 0.7, hold: float = 1.0, confirm: int = 2):
         if not 0.0 < target < 1.0:
             raise ValueError(f"target must be a share of the deadline in (0, 1), got {target}")
         self.widths = tuple(sorted(widths))
@@ -32,6 +34,8 @@ class AutoWidth:
         self.target = float(target)
         self.up_margin = float(up_margin)
         self.hold = float(hold)
+        self.confirm = max(1, int(confirm))
+        self._over = 0
         self.reason = "waiting for measurements"
         self._last_change = None
         self._last_was_down = False
@@ -43,6 +47,11 @@ class AutoWidth:
         t = self.target
         i = self.widths.index(width)
         if p99 > t:
+            self._over += 1
+            if self._over < self.confirm:
+                self.reason = (f"p99 {p99:.0%} of the deadline > {t:.0%} target at width {width} "
+                               f"({self._over} of {self.confirm} measurements before stepping down)")
+                return None
             lower = [w for w in self.widths[:i] if self.predict(p99, width, w) <= 0.9 * t]
             choice = lower[-1] if lower else self.widths[0]
             if choice == width:
@@ -53,6 +62,7 @@ class AutoWidth:
                            f"{choice} (predicted {self.predict(p99, width, choice):.0%})")
             self._changed(now, down=True)
             return choice
+        self._over = 0
         if i + 1 == len(self.widths):
             self.reason = f"full width {width}: p99 {p99:.0%} of the deadline, target {t:.0%}"
             return None
@@ -73,5 +83,6 @@ class AutoWidth:
         return wider
 
     def _changed(self, now: float, down: bool) -> None:
+        self._over = 0
         self._last_change = now
         self._last_was_down = down

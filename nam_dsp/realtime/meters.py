@@ -87,6 +87,9 @@ class CallbackStats:
         self._i = 0
         self.count = 0.0
         self.status_callbacks = 0.0   # callbacks with any xrun flag
+        self.xrun_at = array.array("d", bytes(8 * 4096))  # callback numbers of the first 4096
+        self._xrun_next = _cycle(4096)
+        self._xrun_i = 0
         self.flag_counts = {f: 0.0 for f in (INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW,
                                              OUTPUT_OVERFLOW, PRIMING_OUTPUT)}
 
@@ -98,6 +101,10 @@ class CallbackStats:
 
     def status(self, flags: int) -> None:
         if flags & XRUN_FLAGS:
+            if self.status_callbacks < 4096.0:
+                i = self._xrun_i
+                self.xrun_at[i] = self.count
+                self._xrun_i = self._xrun_next[i]
             self.status_callbacks += 1.0
         for f in self.flag_counts:
             if flags & f:
@@ -107,6 +114,12 @@ class CallbackStats:
     def xruns(self) -> int:
         """Callbacks that PortAudio flagged with an under- or overflow."""
         return int(self.status_callbacks)
+
+    def xruns_after(self, seconds: float) -> int:
+        """Xruns flagged after the first ``seconds`` of the stream (start-up excluded)."""
+        k = min(int(self.status_callbacks), 4096)
+        first = seconds / self.deadline
+        return sum(1 for v in self.xrun_at[:k] if v >= first) + max(0, self.xruns - 4096)
 
     def recent(self, last: Optional[int] = None, since: Optional[int] = None) -> np.ndarray:
         """Signed durations of the last ``last`` callbacks, or of those after callback ``since``."""

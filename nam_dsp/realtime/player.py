@@ -25,6 +25,9 @@ from .meters import BlockRing, CallbackStats, level_dbfs
 from .switcher import WidthSwitcher
 
 _now = time.perf_counter
+# Xruns in the stream's first 0.1 s are counted apart: PortAudio/JACK flag the first callbacks of
+# a new stream (the server was running before the client connected), with or without work.
+STARTUP_SECONDS = 0.1
 
 
 class AudioError(NamDspError, RuntimeError):
@@ -535,7 +538,8 @@ class Player:
             return
         t = self.stats.recent(since=self._auto_since)
         t = t[t > 0]
-        if t.size < max(32, int(0.25 / self.deadline)):
+        # a p99 needs a few hundred callbacks: at least 0.5 s and 200 callbacks per measurement
+        if t.size < max(200, int(0.5 / self.deadline)):
             return
         p99 = float(np.percentile(t, 99)) / self.deadline
         choice = self.auto.decide(eng.width, p99, now)
@@ -565,5 +569,7 @@ class Player:
         s.update(block_size=self.block_size, rate=self.rate, deadline_us=self.deadline * 1e6,
                  switches=int(self.engine.switch_count), flags={k: int(v) for k, v in
                                                                 self.stats.flag_counts.items()},
-                 odd_blocks=self.odd_blocks)
+                 odd_blocks=self.odd_blocks,
+                 startup_xruns=self.stats.xruns - self.stats.xruns_after(STARTUP_SECONDS),
+                 xrun_callbacks=[int(v) for v in self.stats.xrun_at[:min(self.stats.xruns, 4096)]])
         return s

@@ -36,8 +36,9 @@ def jack_server(period: int, rate: int = 48000, nice: Optional[int] = None, real
     """``jackd --no-realtime -d dummy -r rate -p period`` for the duration of the block.
 
     ``realtime=True`` drops ``--no-realtime`` (the server and its clients' process threads then
-    run SCHED_FIFO, as on a tuned audio machine; needs the privilege). ``nice`` (root only) lowers the niceness of every jackd thread once it runs, so that on a
-    machine shared with CPU-bound jobs the server's own wake-ups are not what misses deadlines.
+    run SCHED_FIFO, as on a tuned audio machine; needs the privilege). ``nice`` (root only) sets
+    the niceness of every jackd thread once it runs. Neither is used by the tests, which run the
+    server as docs/realtime.md does; they are there for experiments.
     PyAudio must be created *after* the server runs (PortAudio probes JACK at initialisation).
     """
     jackd = shutil.which("jackd")
@@ -48,10 +49,16 @@ def jack_server(period: int, rate: int = 48000, nice: Optional[int] = None, real
     except ImportError:
         raise Unavailable("pyaudio is not installed (pip install pyaudio)") from None
     log = tempfile.TemporaryFile()
+    # A server name of our own: another JACK server on the machine (another test run, another
+    # engineer's) is never mistaken for ours, and ours never disturbs theirs. Clients in this
+    # process and in its subprocesses find it through JACK_DEFAULT_SERVER.
+    name = f"nam-dsp-test-{os.getpid()}-{period}"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     mode = [] if realtime else ["--no-realtime"]
-    proc = subprocess.Popen([jackd, *mode, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+    proc = subprocess.Popen([jackd, "-n", name, *mode, "-d", "dummy", "-r", str(rate), "-p", str(period)],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    old = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name
     try:
         if not _wait_for_jack(proc):
             log.seek(0)
@@ -60,6 +67,10 @@ def jack_server(period: int, rate: int = 48000, nice: Optional[int] = None, real
             renice(proc.pid, nice)
         yield proc
     finally:
+        if old is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = old
         _stop(proc)
         log.close()
 
