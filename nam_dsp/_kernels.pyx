@@ -18,7 +18,7 @@ Every function called per block is ``noexcept nogil`` and allocates nothing.
 
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memmove, memset
-from libc.math cimport tanhf, expf, fabsf, copysignf, isfinite
+from libc.math cimport tanh, exp, fabsf, copysignf, isfinite
 from libc.stdint cimport int32_t, int64_t
 cimport numpy as cnp
 import numpy as np
@@ -107,19 +107,28 @@ cdef inline void tanh_tile(float* v, Py_ssize_t n) noexcept nogil:
     """tanh in place over n floats."""
     cdef Py_ssize_t f
     cdef int32_t ki
-    cdef float x, y, kf, r, pm1, two_k, e
+    cdef float x, y, kf, r, pm1, two_k, e, q, sel, d, t
     for f in range(n):
         x = nd_clamp_posf(fabsf(v[f]), <float> 9.1)
         y = <float> 2.0 * x
         ki = <int32_t> (y * <float> 1.4426950408889634 + <float> 0.5)
         kf = <float> ki
         r = y - kf * <float> 0.693145751953125 - kf * <float> 1.428606765330187e-06
-        pm1 = r * (<float> 1.0 + r * (<float> 0.5 + r * (<float> 0.16666666666666666 + r * (
+        # r + r^2 (1/2 + r/6 + ...): the exact leading term keeps small results to ~1 ulp.
+        pm1 = r + (r * r) * (<float> 0.5 + r * (<float> 0.16666666666666666 + r * (
             <float> 0.041666666666666664 + r * (<float> 0.008333333333333333 + r * (
-                <float> 0.001388888888888889 + r * <float> 0.0001984126984126984))))))
+                <float> 0.001388888888888889 + r * <float> 0.0001984126984126984)))))
         two_k = <float> (<int32_t> 1 << ki)
         e = two_k * pm1 + (two_k - <float> 1.0)
-        v[f] = copysignf(e / (e + <float> 2.0), v[f])
+        # One division, two forms: E q is accurate for small x, 1 - 2q near 1 (where E q would
+        # wobble by an ulp and break monotonicity). Blended arithmetically (one term is exactly
+        # 0) so GCC keeps the loop vectorised.
+        d = e + <float> 2.0
+        q = <float> 1.0 / d
+        t = e * q
+        t = t + q * (e - t * d)   # one correction step: E / d to ~0.5 ulp
+        sel = <float> (x < <float> 1.0)
+        v[f] = copysignf(sel * t + (<float> 1.0 - sel) * (<float> 1.0 - <float> 2.0 * q), v[f])
 
 
 cdef inline void activation_tile(float* v, Py_ssize_t n, int code, float param) noexcept nogil:
@@ -193,6 +202,29 @@ cpdef void shift_in(cnp.ndarray history, cnp.ndarray x):
         memcpy(hp + h - n, xp, n * sizeof(float))
 
 
+cdef inline cnp.ndarray as_input_block(object x):
+    """x itself when it is a 1-D C-contiguous float32 array, else a converted copy."""
+    if is_float32_vector(x, False):
+        return <cnp.ndarray> x
+    arr = np.asarray(x)
+    if arr.ndim != 1:
+        raise ValueError(f"process() takes a 1-D array of samples, got shape {arr.shape}")
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"process() takes real-valued samples, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+cdef inline cnp.ndarray as_output_block(object out, Py_ssize_t n):
+    """A new float32 array of n samples, or ``out`` after checking it can take them."""
+    if out is None:
+        return np.empty(n, dtype=np.float32)
+    if not is_float32_vector(out, True):
+        raise ValueError("out must be a writable 1-D C-contiguous float32 array")
+    if cnp.PyArray_SIZE(<cnp.ndarray> out) != n:
+        raise ValueError(f"out has {cnp.PyArray_SIZE(<cnp.ndarray> out)} samples, the input has {n}")
+    return <cnp.ndarray> out
+
+
 def tanh_array(x):
     """The engine's tanh over a float32 array (for tests); returns a new float32 array."""
     cdef cnp.ndarray[cnp.float32_t, ndim=1] src = np.ascontiguousarray(x, dtype=np.float32).ravel()
@@ -233,33 +265,58 @@ cdef inline void _conv_4x1(float* out, Py_ssize_t out_stride, int o, Py_ssize_t 
         const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
         const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
         const float* cond, const float* add, Py_ssize_t add_stride) noexcept nogil:
-    """4 row(s) x 1 tile(s) of frames: 4 vector accumulators."""
-    cdef vfloat a0, a1, a2, a3, x0
+    """4 rows x 1 tile of frames. Per tap, the sum over input channels runs in two chains (even
+    and odd channels) that are then added to the total: short dependency chains for the FMA
+    units, and half the float32 rounding growth of one long sum."""
+    cdef vfloat a0, a1, a2, a3, p0, p1, p2, p3, q0, q1, q2, q3, x0, x1
     cdef int i, k
     cdef const float* s
     cdef const float* wp
-    cdef float w0, w1, w2, w3, bo, mo
+    cdef float bo, mo
     a0 = vzero()
     a1 = vzero()
     a2 = vzero()
     a3 = vzero()
-    for i in range(n_in):
-        for k in range(k_taps):
+    for k in range(k_taps):
+        p0 = vzero()
+        p1 = vzero()
+        p2 = vzero()
+        p3 = vzero()
+        q0 = vzero()
+        q1 = vzero()
+        q2 = vzero()
+        q3 = vzero()
+        i = 0
+        while i + 1 < n_in:
             s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
             wp = w + o * w_row + i * k_taps + k
-            w0 = wp[0]
-            w1 = wp[w_row]
-            w2 = wp[2 * w_row]
-            w3 = wp[3 * w_row]
             x0 = vload(s)
-            a0 = a0 + w0 * x0
-            a1 = a1 + w1 * x0
-            a2 = a2 + w2 * x0
-            a3 = a3 + w3 * x0
+            x1 = vload(s + src_stride)
+            p0 = p0 + wp[0] * x0
+            p1 = p1 + wp[w_row] * x0
+            p2 = p2 + wp[2 * w_row] * x0
+            p3 = p3 + wp[3 * w_row] * x0
+            q0 = q0 + wp[k_taps] * x1
+            q1 = q1 + wp[w_row + k_taps] * x1
+            q2 = q2 + wp[2 * w_row + k_taps] * x1
+            q3 = q3 + wp[3 * w_row + k_taps] * x1
+            i += 2
+        if i < n_in:
+            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+            wp = w + o * w_row + i * k_taps + k
+            x0 = vload(s)
+            p0 = p0 + wp[0] * x0
+            p1 = p1 + wp[w_row] * x0
+            p2 = p2 + wp[2 * w_row] * x0
+            p3 = p3 + wp[3 * w_row] * x0
+        a0 = a0 + (p0 + q0)
+        a1 = a1 + (p1 + q1)
+        a2 = a2 + (p2 + q2)
+        a3 = a3 + (p3 + q3)
     bo = bias[o + 0] if bias != NULL else <float> 0.0
     mo = mix[o + 0] if mix != NULL else <float> 0.0
-    vstore(out + o * out_stride + t0,
-           a0 + (bo + mo * vload(cond + t0)) + vload(add + o * add_stride + t0))
+    vstore(out + (o + 0) * out_stride + t0,
+           a0 + (bo + mo * vload(cond + t0)) + vload(add + (o + 0) * add_stride + t0))
     bo = bias[o + 1] if bias != NULL else <float> 0.0
     mo = mix[o + 1] if mix != NULL else <float> 0.0
     vstore(out + (o + 1) * out_stride + t0,
@@ -641,6 +698,7 @@ cdef class WaveNetKernel:
     cdef float* act
     cdef float head_scale
     cdef public int width
+    cdef public int pending_width   # 0: none; else applied at the start of the next block
     cdef public int full_width
     cdef public long long nonfinite_count
     cdef bint slimmable
@@ -689,6 +747,7 @@ cdef class WaveNetKernel:
         self.full_width = spec.arrays[0].channels
         self.slimmable = spec.allowed_widths is not None
         self.width = width
+        self.pending_width = 0
         self.nonfinite_count = 0
         for ai, sa in enumerate(spec.arrays):
             a = &self.arrays[ai]
@@ -785,6 +844,47 @@ cdef class WaveNetKernel:
         if count_nonfinite:
             self.nonfinite_count += bad
 
+    def process(self, x, out=None):
+        """Process the next block of the stream and return its output.
+
+        Parameters
+        ----------
+        x : array_like, 1-D
+            Input samples (any length, 0 included); 1-D C-contiguous float32 is used as is.
+        out : ndarray, optional
+            A writable float32 array of the same length to write into; with it (and float32
+            ``x``) a call allocates nothing.
+
+        Returns
+        -------
+        ndarray of float32, the same length as ``x`` (``out`` when given).
+
+        A width change requested since the last block is applied first.
+        """
+        cdef cnp.ndarray xa = as_input_block(x)
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+        cdef cnp.ndarray ya = as_output_block(out, n)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(xa)
+        cdef float* yp = <float*> cnp.PyArray_DATA(ya)
+        self.apply_pending_width()
+        if n:
+            with nogil:
+                self._run(xp, yp, n, True)
+        return ya
+
+    cpdef apply_pending_width(self):
+        """Apply a requested width now: newly active channels start from their silence values."""
+        cdef int j, new = self.pending_width
+        cdef ArrayK* a = &self.arrays[0]
+        if new <= 0:
+            return
+        self.pending_width = 0
+        if new > self.width:
+            for j in range(a.n_layers):
+                ring_fill_rows(&a.layers[j].hist, self.width, new, a.layers[j].silence)
+            ring_fill_rows(&a.acc, self.width, new, a.acc_silence)
+        self.width = new
+
     def run(self, cnp.ndarray x, cnp.ndarray y):
         """Process ``x`` into ``y`` (both C-contiguous float32, same length; checked by the caller)."""
         cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
@@ -829,16 +929,6 @@ cdef class WaveNetKernel:
             for i in range(c):
                 a.acc_silence[i] = a.acc.data[i * a.acc.stride + a.acc.pos - 1] if a.acc.pos > 0 else 0.0
 
-    def activate_rows(self, int old_width, int new_width):
-        """Channels [old_width, new_width) become active: fill their history with silence values."""
-        cdef int j
-        cdef ArrayK* a = &self.arrays[0]
-        if new_width <= old_width:
-            return
-        for j in range(a.n_layers):
-            ring_fill_rows(&a.layers[j].hist, old_width, new_width, a.layers[j].silence)
-        ring_fill_rows(&a.acc, old_width, new_width, a.acc_silence)
-
     def state(self):
         """A copy of every history window (for tests: 'split == one-shot, state included')."""
         out = []
@@ -861,21 +951,27 @@ cdef class WaveNetKernel:
 # LSTM: sequential per sample; gates computed as one matrix-vector product per layer.
 # ---------------------------------------------------------------------------------------------
 
-cdef inline float sigmoidf(float x) noexcept nogil:
-    return <float> 1.0 / (<float> 1.0 + expf(-x))
+cdef inline double sigmoid_d(double x) noexcept nogil:
+    return 1.0 / (1.0 + exp(-x))
 
 
 cdef class LSTMKernel:
-    cdef float* w        # per layer (4H, in+H) stacked
-    cdef float* b
-    cdef float* h        # (layers, H) current state
-    cdef float* c
-    cdef float* h0
-    cdef float* c0
-    cdef float* gates
-    cdef float* xin      # (in + H) input vector
-    cdef float* head_w
-    cdef float head_b
+    """Stacked LSTM state and weights, computed in float64.
+
+    A cell state is a long-memory integrator: float32 rounding in it accumulates into an output
+    drift of ~1e-5 relative over ten seconds (NAM Core's own float32 LSTM is that far from exact
+    arithmetic). The LSTMs in NAM files are tiny, so double precision costs little here.
+    """
+    cdef double* w        # per layer (4H, in+H) stacked
+    cdef double* b
+    cdef double* h        # (layers, H) current state
+    cdef double* c
+    cdef double* h0
+    cdef double* c0
+    cdef double* gates
+    cdef double* xin      # (in + H) input vector
+    cdef double* head_w
+    cdef double head_b
     cdef int hidden, n_layers, in_size
     cdef public long long nonfinite_count
     cdef list _blocks
@@ -888,13 +984,13 @@ cdef class LSTMKernel:
         for addr in self._blocks:
             free(<void*> addr)
 
-    cdef float* _alloc(self, Py_ssize_t n) except NULL:
+    cdef double* _alloc(self, Py_ssize_t n) except NULL:
         cdef void* p = NULL
-        if posix_memalign(&p, 64, max(n, 16) * sizeof(float)) != 0:
+        if posix_memalign(&p, 64, max(n, 8) * sizeof(double)) != 0:
             raise MemoryError()
-        memset(p, 0, max(n, 16) * sizeof(float))
+        memset(p, 0, max(n, 8) * sizeof(double))
         self._blocks.append(<size_t> p)
-        return <float*> p
+        return <double*> p
 
     def __init__(self, spec):
         cdef int H = spec.hidden_size
@@ -930,17 +1026,18 @@ cdef class LSTMKernel:
         self.load_initial_state()
 
     def load_initial_state(self):
-        """Set h, c to the file's initial state (NAM Core does this once, at load)."""
-        memcpy(self.h, self.h0, self.hidden * self.n_layers * sizeof(float))
-        memcpy(self.c, self.c0, self.hidden * self.n_layers * sizeof(float))
+        """Set h, c to the file's initial state."""
+        memcpy(self.h, self.h0, self.hidden * self.n_layers * sizeof(double))
+        memcpy(self.c, self.c0, self.hidden * self.n_layers * sizeof(double))
 
     cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count) noexcept nogil:
         cdef Py_ssize_t t
         cdef int l, r, i, H = self.hidden, n_in, cols
-        cdef float v, acc
-        cdef const float* w = NULL
-        cdef float* hl
-        cdef float* cl
+        cdef float v
+        cdef double acc
+        cdef const double* w = NULL
+        cdef double* hl
+        cdef double* cl
         cdef long long bad = 0
         for t in range(n):
             v = x[t] if x != NULL else <float> 0.0
@@ -962,8 +1059,8 @@ cdef class LSTMKernel:
                         acc += w[r * cols + i] * self.xin[i]
                     self.gates[r] = acc
                 for i in range(H):
-                    cl[i] = sigmoidf(self.gates[H + i]) * cl[i] + sigmoidf(self.gates[i]) * tanhf(self.gates[2 * H + i])
-                    hl[i] = sigmoidf(self.gates[3 * H + i]) * tanhf(cl[i])
+                    cl[i] = sigmoid_d(self.gates[H + i]) * cl[i] + sigmoid_d(self.gates[i]) * tanh(self.gates[2 * H + i])
+                    hl[i] = sigmoid_d(self.gates[3 * H + i]) * tanh(cl[i])
                 w += 4 * H * cols
                 n_in = H
                 for i in range(H):
@@ -973,9 +1070,21 @@ cdef class LSTMKernel:
             for i in range(H):
                 acc += self.head_w[i] * hl[i]
             if y != NULL:
-                y[t] = acc
+                y[t] = <float> acc
         if count:
             self.nonfinite_count += bad
+
+    def process(self, x, out=None):
+        """Process the next block (see ``WaveNetKernel.process``)."""
+        cdef cnp.ndarray xa = as_input_block(x)
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+        cdef cnp.ndarray ya = as_output_block(out, n)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(xa)
+        cdef float* yp = <float*> cnp.PyArray_DATA(ya)
+        if n:
+            with nogil:
+                self._run(xp, yp, n, True)
+        return ya
 
     def run(self, cnp.ndarray x, cnp.ndarray y):
         cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
@@ -990,7 +1099,7 @@ cdef class LSTMKernel:
 
     def state(self):
         H = self.hidden * self.n_layers
-        return [np.asarray(<float[:H]> self.h).copy(), np.asarray(<float[:H]> self.c).copy()]
+        return [np.asarray(<double[:H]> self.h).copy(), np.asarray(<double[:H]> self.c).copy()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1059,6 +1168,18 @@ cdef class LinearKernel:
         if count:
             self.nonfinite_count += bad
 
+    def process(self, x, out=None):
+        """Process the next block (see ``WaveNetKernel.process``)."""
+        cdef cnp.ndarray xa = as_input_block(x)
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+        cdef cnp.ndarray ya = as_output_block(out, n)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(xa)
+        cdef float* yp = <float*> cnp.PyArray_DATA(ya)
+        if n:
+            with nogil:
+                self._run(xp, yp, n, True)
+        return ya
+
     def run(self, cnp.ndarray x, cnp.ndarray y):
         cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
         cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
@@ -1069,3 +1190,10 @@ cdef class LinearKernel:
     def run_silence(self, Py_ssize_t n):
         with nogil:
             self._run(NULL, NULL, n, False)
+
+    def state(self):
+        """A copy of the input history window (the last taps - 1 samples)."""
+        keep = self.taps - 1
+        if keep == 0:
+            return [np.zeros(0, dtype=np.float32)]
+        return [np.asarray(<float[:self.cap]> self.hist)[self.pos - keep:self.pos].copy()]

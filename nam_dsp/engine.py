@@ -139,9 +139,11 @@ class WaveNetModel(Model):
 
     def __init__(self, spec: WaveNetSpec, width: Optional[int] = None):
         super().__init__(spec)
-        self._width = spec.full_width if width is None else spec.check_width(width)
-        self._pending = None
-        self._kernel = _kernels.WaveNetKernel(spec, self._width)
+        initial = spec.full_width if width is None else spec.check_width(width)
+        self._kernel = _kernels.WaveNetKernel(spec, initial)
+        # The per-block entry point is the kernel's own method: argument checks, the pending
+        # width and the GIL-free run happen in one compiled call, with no Python frame.
+        self.process = self.__call__ = self._kernel.process
         self.reset()
 
     @property
@@ -154,25 +156,19 @@ class WaveNetModel(Model):
 
     @property
     def width(self) -> int:
-        """The width in use now (a pending change counts once applied)."""
-        return self._width if self._pending is None else self._pending
+        """The width in use (a requested change counts as soon as it is requested)."""
+        return self._kernel.pending_width or self._kernel.width
 
     def set_width(self, width: int) -> None:
         """Run the first ``width`` channels from the next block on (one of ``allowed_widths``)."""
-        self._pending = self.spec.check_width(width)
+        self._kernel.pending_width = self.spec.check_width(width)
 
     def set_slim(self, ratio: float) -> None:
         """NAM's slimming ratio in [0, 1]: ``allowed[min(floor(ratio * n), n - 1)]``."""
-        self._pending = self.spec.width_for_ratio(ratio)
+        self._kernel.pending_width = self.spec.width_for_ratio(ratio)
 
     def _apply_pending(self) -> None:
-        pending = self._pending
-        if pending is not None:
-            self._pending = None
-            if pending != self._width:
-                self._kernel.activate_rows(self._width, pending)
-                self._kernel.width = pending
-                self._width = pending
+        self._kernel.apply_pending_width()
 
     def reset(self) -> None:
         """Zero the histories and prewarm (one receptive field of zeros), as NAM Core does.
@@ -180,14 +176,15 @@ class WaveNetModel(Model):
         The prewarm runs at full width first (so every channel has a silence value to start
         from when it becomes active), then at the current width.
         """
-        self._apply_pending()
         k = self._kernel
+        k.apply_pending_width()
+        width = k.width
         k.clear()
         k.width = self.spec.full_width
         k.run_silence(self.receptive_field)
         k.snapshot_silence()
-        if self._width != self.spec.full_width:
-            k.width = self._width
+        if width != self.spec.full_width:
+            k.width = width
             k.run_silence(self.receptive_field)
         k.nonfinite_count = 0
 
@@ -203,6 +200,7 @@ class LSTMModel(Model):
     def __init__(self, spec: LSTMSpec):
         super().__init__(spec)
         self._kernel = _kernels.LSTMKernel(spec)
+        self.process = self.__call__ = self._kernel.process
         self.reset()
 
     def reset(self) -> None:
@@ -220,11 +218,16 @@ class LinearModel(Model):
     def __init__(self, spec: LinearSpec):
         super().__init__(spec)
         self._kernel = _kernels.LinearKernel(spec)
+        self.process = self.__call__ = self._kernel.process
         self.reset()
 
     def reset(self) -> None:
         self._kernel.clear()
         self._kernel.nonfinite_count = 0
+
+    def state(self) -> list:
+        """The input history window (for tests and debugging)."""
+        return self._kernel.state()
 
 
 class ContainerModel(Model):
@@ -248,7 +251,8 @@ class ContainerModel(Model):
         self._scratch = np.zeros(window, dtype=np.float32)
         self._active = spec.index_for_ratio(ratio)
         self._pending = None
-        self._nonfinite_base = 0
+        # Non-finite samples counted by submodels before they were reset on a switch.
+        self._nonfinite_before = 0
 
     @property
     def slimmable(self) -> bool:
@@ -276,28 +280,40 @@ class ContainerModel(Model):
             self._pending = None
             if pending != self._active:
                 model = self.submodels[pending]
+                self._nonfinite_before += model.nonfinite_count
                 model.reset()
                 model.process(self._history, out=self._scratch)
+                # The re-fed history was counted when it first arrived.
+                model._kernel.nonfinite_count = 0
                 self._active = pending
 
     def process(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
         x = _as_block(x)
         out = np.empty(x.shape[0], dtype=np.float32) if out is None else _check_out(out, x.shape[0])
         self._apply_pending()
-        self.active.process(x, out=out)
+        # Record the input before processing: ``out`` may be ``x`` itself.
         _kernels.shift_in(self._history, x)
+        self.active.process(x, out=out)
         return out
 
     __call__ = process
 
     def reset(self) -> None:
+        """Silence history; the active submodel is reset and prewarmed, the counters zeroed."""
         self._apply_pending()
         self._history[:] = 0.0
         self.active.reset()
+        for model in self.submodels:
+            model._kernel.nonfinite_count = 0
+        self._nonfinite_before = 0
 
     @property
     def nonfinite_count(self) -> int:
-        return sum(m.nonfinite_count for m in self.submodels)
+        return self._nonfinite_before + sum(m.nonfinite_count for m in self.submodels)
+
+    def state(self) -> list:
+        """The active submodel's index and state, and the container's input window."""
+        return [np.array([self._active]), *self.active.state(), self._history.copy()]
 
     def macs_per_sample(self, width=None) -> int:
         return self.active.macs_per_sample()

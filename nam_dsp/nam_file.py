@@ -75,9 +75,13 @@ class _Reader:
     def float_(self, value, field) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(field, f"expected a number, got {_kind(value)}")
-        if not math.isfinite(value):
-            self.fail(field, f"expected a finite number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            self.fail(field, f"expected a finite number, got {_kind(value)}")
+        return number
 
     def bool_(self, value, field) -> bool:
         if not isinstance(value, bool):
@@ -133,14 +137,13 @@ def _parse_weights(r: _Reader, raw, field: str, expected: int) -> np.ndarray:
         r.fail(field, f"the config needs {expected} weights, the file has {len(values)}")
     if expected == 0:
         return np.zeros(0, dtype=np.float64)
-    try:
-        arr = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        bad = next(i for i, v in enumerate(values)
-                   if isinstance(v, bool) or not isinstance(v, (int, float)))
-        r.fail(f"{field}[{bad}]", f"expected a number, got {_kind(values[bad])}")
-    if arr.ndim != 1 or any(isinstance(v, bool) for v in values[:1]):
-        r.fail(field, "expected a flat list of numbers")
+    # Only JSON numbers: numpy would also turn "1.5" and true into floats.
+    for i, v in enumerate(values):
+        if type(v) is not float and (type(v) is not int or not -(1 << 128) < v < (1 << 128)):
+            if isinstance(v, int) and not isinstance(v, bool):
+                r.fail(f"{field}[{i}]", f"weights must be finite float32 values, got an integer of {len(str(v))} digits")
+            r.fail(f"{field}[{i}]", f"expected a number, got {_kind(v)}")
+    arr = np.array(values, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(arr) | (np.abs(arr) > 3.4e38))
     if bad.size:
         r.fail(f"{field}[{int(bad[0])}]", f"weights must be finite float32 values, got {values[int(bad[0])]!r}")
@@ -176,19 +179,29 @@ def _parse_activation(r: _Reader, value, field) -> Activation:
         r.unsupported(field, f"unknown activation {name!r}; supported: {', '.join(sorted(ACTIVATIONS))}")
     param = 0.0
     if name == "LeakyReLU":
-        param = r.float_(params.get("negative_slope", 0.01), _f(field, "negative_slope"))
+        param = _slope(r, params.get("negative_slope", 0.01), _f(field, "negative_slope"))
     elif name in ("LeakyHardtanh", "LeakyHardTanh"):
         for key in ("min_val", "max_val"):
             if key in params and r.float_(params[key], _f(field, key)) != (-1.0 if key == "min_val" else 1.0):
                 r.unsupported(_f(field, key), "only the range [-1, 1] is supported")
-        param = r.float_(params.get("min_slope", params.get("negative_slope", 0.01)), _f(field, "min_slope"))
-        max_slope = r.float_(params.get("max_slope", param), _f(field, "max_slope"))
+        param = _slope(r, params.get("min_slope", params.get("negative_slope", 0.01)), _f(field, "min_slope"))
+        max_slope = _slope(r, params.get("max_slope", param), _f(field, "max_slope"))
         if max_slope != param:
             r.unsupported(_f(field, "max_slope"), "LeakyHardtanh with different slopes is not supported")
     elif name == "Softsign" and params.get("alpha", 1.0) != 1.0:
         r.unsupported(_f(field, "alpha"), "Softsign with alpha != 1 is not supported")
     # Hardtanh: NAM Core always clamps to [-1, 1] and ignores min_val / max_val; so do we.
     return Activation(name, param)
+
+
+MAX_SLOPE = 1e3  # activation slopes in real models are ~0.01; beyond this a model overflows
+
+
+def _slope(r: _Reader, value, field) -> float:
+    slope = r.float_(value, field)
+    if abs(slope) > MAX_SLOPE:
+        r.fail(field, f"expected a slope with magnitude <= {MAX_SLOPE:g}, got {slope!r}")
+    return slope
 
 
 def _per_layer(r: _Reader, value, n: int, field: str, parse):
@@ -406,7 +419,7 @@ def _parse_wavenet(r: _Reader, d: dict, field: str) -> WaveNetSpec:
     values = _parse_weights(r, r.key(d, "weights", field), _f(field, "weights"), expected)
     w = _Weights(r, values, _f(field, "weights"))
     built = [a.build(w) for a in arrays]
-    head_scale = float(values[-1])
+    head_scale = float(np.float32(values[-1]))  # the engine runs in float32; saves round-trip
     if "head_scale" in config:
         r.float_(config["head_scale"], _f(cfield, "head_scale"))
     rate, _ = _sample_rate(r, d, field)
@@ -511,7 +524,10 @@ def loads(text, path: Optional[str] = None):
     r = _Reader(path)
     try:
         if isinstance(text, bytes):
-            text = text.decode("utf-8")
+            # utf-8-sig: a byte-order mark is skipped, as NAM Core's JSON parser does.
+            text = text.decode("utf-8-sig")
+        elif text.startswith("\ufeff"):
+            text = text[1:]
         d = json.loads(text, parse_constant=lambda name: float(name))
     except UnicodeDecodeError as exc:
         r.fail("<file>", f"not UTF-8 text: {exc}")
@@ -613,7 +629,9 @@ def to_dict(spec, form: str = "auto") -> dict:
         return {"version": spec.version, "metadata": spec.metadata, "architecture": "LSTM",
                 "config": {"input_size": spec.input_size, "hidden_size": spec.hidden_size,
                            "num_layers": spec.num_layers},
-                "weights": _flat(flat), "sample_rate": spec.sample_rate}
+                "weights": _flat(flat),
+                # An unknown rate changes NAM Core's LSTM prewarm: keep it unknown.
+                "sample_rate": spec.sample_rate if spec.sample_rate_known else None}
     if isinstance(spec, LinearSpec):
         flat = [spec.weights] + ([np.array([spec.bias])] if spec.has_bias else [])
         return {"version": spec.version, "metadata": spec.metadata, "architecture": "Linear",

@@ -61,6 +61,17 @@ GATING_MODES = ("none", "gated", "blended")
 GATING_CODES = {"none": 0, "gated": 1, "blended": 2}
 
 
+def _check_ratio(ratio) -> float:
+    """A slimming ratio as a float in [0, 1], else WidthError."""
+    try:
+        value = float("nan") if isinstance(ratio, (str, bytes, bool)) else float(ratio)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (0.0 <= value <= 1.0):
+        raise WidthError(f"slimming ratio must be in [0, 1], got {ratio!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Activation:
     """An elementwise nonlinearity: its NAM name and its one optional parameter."""
@@ -134,6 +145,10 @@ class WaveNetSpec:
 
     architecture = "WaveNet"
 
+    def __post_init__(self):
+        # The engine multiplies in float32 and files store float32: keep head_scale exact in both.
+        self.head_scale = float(np.float32(self.head_scale))
+
     @property
     def receptive_field(self) -> int:
         return 1 + sum(a.receptive_field for a in self.arrays)
@@ -159,7 +174,12 @@ class WaveNetSpec:
         if self.allowed_widths is None:
             raise WidthError(
                 "this WaveNet is not slimmable (its file has no 'slimmable' key): width cannot change")
-        if int(width) != width or int(width) not in self.allowed_widths:
+        try:
+            ok = (not isinstance(width, (str, bytes, bool)) and float(width).is_integer()
+                  and int(width) in self.allowed_widths)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
             raise WidthError(f"width {width!r} is not allowed; allowed widths: {list(self.allowed_widths)}")
         return int(width)
 
@@ -167,8 +187,7 @@ class WaveNetSpec:
         """NAM's slimming rule: ``allowed[min(floor(ratio * n), n - 1)]`` for ``ratio`` in [0, 1]."""
         if self.allowed_widths is None:
             raise WidthError("this WaveNet is not slimmable: --slim / set_slim need a 'slimmable' model")
-        if not (0.0 <= float(ratio) <= 1.0):
-            raise WidthError(f"slimming ratio must be in [0, 1], got {ratio!r}")
+        ratio = _check_ratio(ratio)
         n = len(self.allowed_widths)
         return self.allowed_widths[min(int(math.floor(float(ratio) * n)), n - 1)]
 
@@ -319,8 +338,7 @@ class ContainerSpec:
     slimmable = True
 
     def index_for_ratio(self, ratio: float) -> int:
-        if not (0.0 <= float(ratio) <= 1.0):
-            raise WidthError(f"slimming ratio must be in [0, 1], got {ratio!r}")
+        ratio = _check_ratio(ratio)
         for index, max_value in enumerate(self.max_values):
             if float(ratio) < max_value:
                 return index
