@@ -84,6 +84,7 @@ def main():
     with open(path, "w") as fh:
         json.dump(result, fh, indent=1)
     print(f"wrote {path}")
+    cli.plot_checkpoint(out + ".ckpt.npz", os.path.join(a.results, f"{a.tone}{a.tag}.png"))
 
 
 if __name__ == "__main__":

@@ -101,7 +101,22 @@ def run(args) -> int:
 
 
 def write_plot(trainer, path) -> bool:
-    """ESR vs width and the loss curve as a PNG; skipped with a notice without matplotlib."""
+    """ESR vs width, the loss curve and validation ESR per width over steps, as a PNG; skipped
+    with a notice when matplotlib is not installed."""
+    return plot_history(trainer.best_esr, trainer.history, trainer.val_history, path)
+
+
+def plot_checkpoint(ckpt_path, png_path) -> bool:
+    """The same plot from a checkpoint file."""
+    import numpy as np
+    with np.load(ckpt_path) as z:
+        best = {int(k): v for k, v in json.loads(str(z["best_esr"])).items()}
+        history = [tuple(r) for r in z["history"].tolist()]
+        val_history = json.loads(str(z["val_history"]))
+    return plot_history(best, history, val_history, png_path)
+
+
+def plot_history(esr, hist, vh, path) -> bool:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -109,26 +124,23 @@ def write_plot(trainer, path) -> bool:
     except ImportError:
         print("matplotlib is not installed: no plot written (pip install matplotlib)", file=sys.stderr)
         return False
-    esr = trainer.best_esr
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4))
     ws = sorted(esr)
     a.semilogy(ws, [esr[w] for w in ws], "o-")
     a.set_xlabel("width")
     a.set_ylabel("validation ESR (best checkpoint)")
     a.grid(True, which="both", alpha=0.3)
-    hist = trainer.history
     if hist:
         b.semilogy([h[0] for h in hist], [max(h[2], 1e-12) for h in hist], lw=0.3, alpha=0.6)
     b.set_xlabel("step")
     b.set_ylabel("training loss (one random width per step)")
-    vh = trainer.val_history
     for w in ws:
         c.semilogy([v[0] for v in vh], [v[2][str(w)] for v in vh], label=f"w{w}")
     c.set_xlabel("step")
     c.set_ylabel("validation ESR")
     c.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     print(f"wrote {path}", file=sys.stderr)
     return True
