@@ -225,6 +225,16 @@ cdef inline cnp.ndarray as_output_block(object out, Py_ssize_t n):
     return <cnp.ndarray> out
 
 
+def input_block(x):
+    """``x`` as a 1-D C-contiguous float32 array (itself when it already is one)."""
+    return as_input_block(x)
+
+
+def output_block(out, Py_ssize_t n):
+    """A new float32 array of n samples, or ``out`` after checking it can take them."""
+    return as_output_block(out, n)
+
+
 def tanh_array(x):
     """The engine's tanh over a float32 array (for tests); returns a new float32 array."""
     cdef cnp.ndarray[cnp.float32_t, ndim=1] src = np.ascontiguousarray(x, dtype=np.float32).ravel()

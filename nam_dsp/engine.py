@@ -19,29 +19,7 @@ import numpy as np
 from . import _kernels
 from .errors import NamDspError, WidthError
 from .nam_file import load_spec, save_spec
-from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec, PREWARM_BLOCK
-
-_F32 = np.dtype(np.float32)
-
-
-def _as_block(x) -> np.ndarray:
-    if _kernels.is_float32_vector(x, False):
-        return x
-    x = np.asarray(x)
-    if x.ndim != 1:
-        raise ValueError(f"process() takes a 1-D array of samples, got shape {x.shape}")
-    if x.dtype.kind not in "fiu":
-        raise TypeError(f"process() takes real-valued samples, got dtype {x.dtype}")
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def _check_out(out, n: int) -> np.ndarray:
-    if not _kernels.is_float32_vector(out, True):
-        raise ValueError("out must be a writable 1-D C-contiguous float32 array")
-    if out.shape[0] != n:
-        raise ValueError(f"out has {out.shape[0]} samples, the input has {n}")
-    return out
-
+from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
 
 class Model:
     """Base class: the streaming API shared by every architecture.
@@ -76,16 +54,18 @@ class Model:
         Returns
         -------
         ndarray of float32, the same length as ``x`` (``out`` when given).
-        """
-        x = _as_block(x)
-        n = x.shape[0]
-        out = np.empty(n, dtype=np.float32) if out is None else _check_out(out, n)
-        self._apply_pending()
-        if n:
-            self._kernel.run(x, out)
-        return out
 
-    __call__ = process
+        Notes
+        -----
+        Each concrete model binds this name to its compiled kernel's ``process`` at construction,
+        so a call is one compiled function: checks, any pending width change, then the whole
+        block through the whole model without the GIL.
+        """
+        return self._kernel.process(x, out)
+
+    def __call__(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Alias of :meth:`process`."""
+        return self.process(x, out)
 
     def reset(self) -> None:
         """Clear the state and prewarm: the model behaves as if it had heard silence forever."""
@@ -143,7 +123,7 @@ class WaveNetModel(Model):
         self._kernel = _kernels.WaveNetKernel(spec, initial)
         # The per-block entry point is the kernel's own method: argument checks, the pending
         # width and the GIL-free run happen in one compiled call, with no Python frame.
-        self.process = self.__call__ = self._kernel.process
+        self.process = self._kernel.process
         self.reset()
 
     @property
@@ -200,7 +180,7 @@ class LSTMModel(Model):
     def __init__(self, spec: LSTMSpec):
         super().__init__(spec)
         self._kernel = _kernels.LSTMKernel(spec)
-        self.process = self.__call__ = self._kernel.process
+        self.process = self._kernel.process
         self.reset()
 
     def reset(self) -> None:
@@ -218,7 +198,7 @@ class LinearModel(Model):
     def __init__(self, spec: LinearSpec):
         super().__init__(spec)
         self._kernel = _kernels.LinearKernel(spec)
-        self.process = self.__call__ = self._kernel.process
+        self.process = self._kernel.process
         self.reset()
 
     def reset(self) -> None:
@@ -288,15 +268,13 @@ class ContainerModel(Model):
                 self._active = pending
 
     def process(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
-        x = _as_block(x)
-        out = np.empty(x.shape[0], dtype=np.float32) if out is None else _check_out(out, x.shape[0])
+        x = _kernels.input_block(x)
+        out = _kernels.output_block(out, x.shape[0])
         self._apply_pending()
         # Record the input before processing: ``out`` may be ``x`` itself.
         _kernels.shift_in(self._history, x)
         self.active.process(x, out=out)
         return out
-
-    __call__ = process
 
     def reset(self) -> None:
         """Silence history; the active submodel is reset and prewarmed, the counters zeroed."""
@@ -379,7 +357,7 @@ def render(model, x, *, block_size: Optional[int] = None, width: Optional[int] =
         if slim is not None:
             model.set_slim(slim)
         model.reset()
-    x = _as_block(x)
+    x = _kernels.input_block(x)
     out = np.empty(x.shape[0], dtype=np.float32)
     if not block_size:
         return model.process(x, out=out)
