@@ -41,7 +41,7 @@ def measure(seconds: float) -> dict:
     thread_rows = [bench_spec(a1, [None], block_size=b, seconds=seconds, threads=2)[0]
                    for b in BLOCK_SIZES]
     return {
-        "command": "python bench/run_engine_bench.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python", "bench/run_engine_bench.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "nam_dsp": nam_dsp.__version__,
         "machine": machine_info(),
@@ -67,7 +67,7 @@ def markdown_report(results: dict) -> str:
     a1 = results["a1_standard"]
     sections = [
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, NumPy {m['numpy']} "
-        f"({m['os']}){busy}. Command: `{results['command'].strip()}` ({results['seconds_per_case']:g} s "
+        f"({m['os']}){busy}. Command: `{results['command']}` ({results['seconds_per_case']:g} s "
         f"of audio per figure, {results['date']}).",
         f"**A1 standard** (preset `a1-standard`, {a1[0]['macs_per_sample']:,} MACs/sample), one thread:",
         _markdown(["block size", "x real time", "p50 us/block", "p99 us/block", "p99 % of deadline"],
