@@ -10,11 +10,11 @@ The contract for every case: ``nam_dsp.load(path)`` either returns a model whose
 whose message contains the path. Anything else fails, with the mutation printed. Each case is
 also timed: more than 5 s for one file is reported as a hang (not a speed requirement).
 
-Not covered here, on purpose: integer literals beyond the float range (reported bug, see
-``test_nam_file.py::...huge-integer...``), so the numbers below stay within +-1e18; and finite
-weights or activation slopes so large (say 1e18) that a valid model overflows float32 and
-outputs inf: the file is legal, the overflow is the model's, not the loader's. (Absurd
-activation slopes are refused by the loader: ``test_nam_file.py::...slope-beyond-float32``.)
+Not covered here, on purpose: finite weights so large (say 1e18 in several places) that a
+valid model overflows float32 and outputs inf: the file is legal, the overflow is the model's,
+not the loader's. Replacement values therefore stay within +-1e18, apart from the non-finite
+ones, integer literals beyond the float range and weights beyond the float32 range, which the
+loader must refuse.
 """
 
 from __future__ import annotations
@@ -146,13 +146,13 @@ def _model_paths(tree, arch=None):
 # ---------------------------------------------------------------------------------------------
 
 BAD_NUMBERS = [Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("1e309"), Raw("-1e400"), 1e39, -1e39,
-               3.5e38]
+               3.5e38, Raw("1" + "0" * 400), Raw("-" + "9" * 320)]
 WRONG_TYPES = ["abc", "", "1.5", None, True, False, [], [1.0], {}, {"a": 1}, [[0.1]]]
 POOL = [None, True, False, 0, -1, 1, 2, 1.5, -0.5, 10 ** 9, 10 ** 18, -10 ** 18, 1e18, 1e-30, "x", "",
         "Tanh", "0.5.4", [], [0], [1, 2, 3], {}, {"active": True}, {"type": "Tanh"}, Raw("NaN"),
-        Raw("Infinity"), [[[]]], {"a": {"b": None}}]
+        Raw("Infinity"), Raw("1" + "0" * 400), [[[]]], {"a": {"b": None}}]
 SIZE_VALUES = [0, -1, -(10 ** 9), 10 ** 9, 10 ** 12, 10 ** 18, 2 ** 31, 2 ** 32 + 3, 2 ** 63, 513, 1025,
-               4097, 10 ** 6, 1.5, "8", None, True, [8]]
+               4097, 10 ** 6, 10 ** 400, 1.5, "8", None, True, [8]]
 SIZE_KEYS = ("channels", "head_size", "input_size", "condition_size", "kernel_size", "hidden_size",
              "num_layers", "receptive_field", "out_channels", "bottleneck")
 
