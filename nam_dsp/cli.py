@@ -142,17 +142,33 @@ def describe(spec) -> dict:
     return info
 
 
+def _is_date(value) -> bool:
+    return isinstance(value, dict) and {"year", "month", "day"} <= value.keys()
+
+
 def _format_value(value) -> str:
-    if isinstance(value, dict) and {"year", "month", "day"} <= value.keys():
+    if _is_date(value):
         date = f"{value['year']:04d}-{value['month']:02d}-{value['day']:02d}"
         if {"hour", "minute", "second"} <= value.keys():
             date += f" {value['hour']:02d}:{value['minute']:02d}:{value['second']:02d}"
         return date
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
+    if isinstance(value, list):
         return json.dumps(value)
     return str(value)
+
+
+def _format_metadata(metadata: dict, indent: str = "  ") -> List[str]:
+    """``key: value`` lines, nested objects indented below their key; null values left out."""
+    lines = []
+    for key, value in metadata.items():
+        if isinstance(value, dict) and value and not _is_date(value):
+            lines.append(f"{indent}{key}:")
+            lines += _format_metadata(value, indent + "  ")
+        elif value is not None:
+            lines.append(f"{indent}{key}: {_format_value(value)}")
+    return lines
 
 
 def format_info(path: str, info: dict) -> str:
@@ -183,9 +199,9 @@ def format_info(path: str, info: dict) -> str:
             [[i, f"{sub['max_value']:g}", sub["architecture"], sub["receptive_field"],
               sub["num_weights"], sub["widths"][-1]["macs_per_sample"]]
              for i, sub in enumerate(info["submodels"])]))
-    metadata = {k: v for k, v in (info["metadata"] or {}).items() if v is not None}
+    metadata = _format_metadata(info["metadata"] or {})
     lines.append("metadata:" + ("" if metadata else " none"))
-    lines += [f"  {key}: {_format_value(value)}" for key, value in metadata.items()]
+    lines += metadata
     return "\n".join(lines)
 
 

@@ -94,6 +94,20 @@ def test_info_text_shows_rate_receptive_field_and_macs_per_width(capsys):
     assert "gain" in text
 
 
+def test_info_text_indents_nested_metadata_and_drops_nulls(tmp_path, capsys):
+    spec = nam_dsp.preset("a1-nano")
+    spec.metadata = {"name": "nano", "gear_make": None,
+                     "date": {"year": 2026, "month": 1, "day": 2, "hour": 3, "minute": 4, "second": 5},
+                     "training": {"validation_esr": {"8": 0.0125}}}
+    model = tmp_path / "nano.nam"
+    nam_dsp.save_spec(spec, model)
+    assert main(["info", str(model)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    metadata = lines[lines.index("metadata:") + 1:]
+    assert metadata == ["  name: nano", "  date: 2026-01-02 03:04:05", "  training:",
+                        "    validation_esr:", "      8: 0.0125"]
+
+
 # -- render ---------------------------------------------------------------------------------------
 
 @needs_data
