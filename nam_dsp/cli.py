@@ -286,14 +286,14 @@ def bench_widths(spec, widths: Optional[List[int]], all_widths: bool) -> List[Op
 def format_bench(title: str, rows: List[dict]) -> str:
     """The human-readable table of :func:`nam_dsp.benchmark.bench_spec`'s rows."""
     first = rows[0]
-    header = ["width", "MACs/sample", "x real time", "p50 us", "p99 us", "p99 % deadline"]
+    header = ["width", "MACs/sample", "x real time", "xRT (CPU time)", "p50 us", "p99 us", "p99 % deadline"]
     threaded = "threads" in first
     if threaded:
         header += [f"xRT {first['threads']} threads", "vs 1 thread"]
     lines = []
     for row in rows:
         line = ["-" if row["width"] is None else row["width"], row["macs_per_sample"],
-                f"{row['xrt']:.1f}", f"{row['p50_us']:.1f}", f"{row['p99_us']:.1f}",
+                f"{row['xrt']:.1f}", f"{row['xrt_cpu']:.1f}", f"{row['p50_us']:.1f}", f"{row['p99_us']:.1f}",
                 f"{row['p99_deadline_pct']:.1f}"]
         if threaded:
             line += [f"{row['xrt_threads']:.1f}", f"{row['thread_scaling']:.2f}"]
