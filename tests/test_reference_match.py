@@ -35,12 +35,15 @@ UNSUPPORTED = {
 
 # Known float32 accumulation differences above the bar (kernel owner's issue 2). The container
 # at slim 0.0 / 0.25 runs its LSTM submodel (examples/lstm.nam), hence the same error as "lstm".
+# NAM Core's float32 LSTM itself drifts 1.3e-5..3e-5 from exact arithmetic over this file (the
+# cell state integrates rounding error); our LSTM runs in float64 and matches the float64 oracle
+# to 3e-8, so the remaining gap is NAM Core's rounding, which only a bit-for-bit copy of its
+# float32 arithmetic could reproduce.
 ABOVE_BAR = {
-    "evh_5153_standard", "wavenet_a1_standard",
     "lstm", "boss_sd1_lstm_1x16", "boss_sd1_lstm_2x8",
     "slimmable_container__slim0.0", "slimmable_container__slim0.25",
 }
-ABOVE_BAR_REASON = "float32 accumulation error above 1e-5; see issue 2"
+ABOVE_BAR_REASON = "NAM Core's float32 LSTM is 1.3e-5..3e-5 from exact arithmetic; see issue 2"
 
 BLOCKS = ("4096", "64", "random", "1")
 
