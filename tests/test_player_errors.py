@@ -107,4 +107,9 @@ def test_a_good_run_lists_devices_and_plays(jack):
     assert proc.returncode == 0 and "JACK" in proc.stdout, proc.stdout + proc.stderr
     rc, err = play("--seconds", "1", "--width", "3")
     assert rc == 0, err
-    assert "played 375 blocks of 128 frames" in err
+    assert "blocks of 128 frames at 48000 Hz" in err and "width switches 0" in err
+
+
+def test_gui_without_a_display(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert_clean_error(*play("--gui", "--seconds", "1"), "--gui cannot open a window")

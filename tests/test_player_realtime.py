@@ -31,13 +31,14 @@ CHUNK = float(os.environ.get("NAM_DSP_RT_CHUNK", "5"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 
 
-def allowed_extra(baseline: int) -> int:
-    """Extra xruns tolerated over the baseline: 5 plus 30% of its count.
+def allowed_extra(baseline: float) -> float:
+    """Extra xruns tolerated over the baseline: 3 plus 30% of its count.
 
-    Measured here with two or more CPU-bound jobs sharing the 2 cores, the no-work callback's own
-    count in 5 s chunks ranged from 17 to 51, and two identical no-work runs can differ by 30%:
-    the margin is that noise, not room for the player."""
-    return 5 + (3 * baseline) // 10
+    Measured here with CPU-bound jobs of other users sharing the 2 cores, the no-work callback's
+    own count per 5 s chunk at 128 frames ranged from 9 to 51, with bursts of 90-170 when the
+    load peaks: the margin is that noise, not room for the player. The comparison uses the median
+    chunk, which one burst in either run does not move."""
+    return 3 + 0.3 * baseline
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,8 @@ def _figures(runs, deadline):
     t = np.concatenate([r["times"] for r in runs])
     p50, p99 = np.percentile(t, [50, 99])
     return dict(xruns=sum(r["xruns"] for r in runs),
+                chunk_xruns=[r["xruns"] for r in runs],
+                median_chunk_xruns=float(np.median([r["xruns"] for r in runs])),
                 startup_xruns=sum(r["startup_xruns"] for r in runs),
                 callbacks=sum(r["callbacks"] for r in runs),
                 p50_us=round(float(p50) * 1e6, 1), p99_us=round(float(p99) * 1e6, 1),
@@ -159,8 +162,10 @@ def test_the_player_adds_no_xruns_over_a_no_work_callback(display, period):
     b, p = compare(period, SECONDS)
     assert p["switches"] >= 0.5 * p["changes"] - 5, "width changes did not go through"
     assert p["gui_updates"] >= 10 * SECONDS, "the GUI did not update its meters"
-    assert p["xruns"] <= b["xruns"] + allowed_extra(b["xruns"]), (
-        f"period {period}: player {p['xruns']} xruns vs baseline {b['xruns']}")
+    bm, pm = b["median_chunk_xruns"], p["median_chunk_xruns"]
+    assert pm <= bm + allowed_extra(bm), (
+        f"period {period}: player {pm} xruns in the median {CHUNK:.0f} s chunk vs baseline {bm} "
+        f"(chunks: player {p['chunk_xruns']}, baseline {b['chunk_xruns']})")
 
 
 def test_no_xruns_at_256_frames(display):

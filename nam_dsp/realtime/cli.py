@@ -166,10 +166,10 @@ def run(args) -> int:
         # SIGTERM ends the run like q or Ctrl-C: the stream is always stopped and closed.
         if threading_main():
             signal.signal(signal.SIGTERM, lambda *a: player.finished.set())
+        window = _open_window(player) if args.gui else None  # before the stream starts
         player.start()
-        if args.gui:
-            from .gui import PlayerWindow
-            PlayerWindow(player).run()
+        if window is not None:
+            window.run()
         else:
             _terminal(player)
         player.stop()
@@ -185,10 +185,24 @@ def run(args) -> int:
     finally:
         if player is not None:
             player.stop()
+    if player is None:
+        return 130
     print(format_summary(player.summary()), file=sys.stderr)
     if args.record:
         print(f"recorded to {args.record}", file=sys.stderr)
     return 0
+
+
+def _open_window(player):
+    from ..errors import NamDspError
+    try:
+        import tkinter
+        from .gui import PlayerWindow
+        return PlayerWindow(player)
+    except ImportError as exc:
+        raise NamDspError(f"--gui needs Tk (the tkinter module): {exc}") from None
+    except tkinter.TclError as exc:
+        raise NamDspError(f"--gui cannot open a window ({exc}); is DISPLAY set?") from None
 
 
 def threading_main() -> bool:

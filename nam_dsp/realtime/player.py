@@ -210,8 +210,8 @@ class Player:
     no_work : bool
         Baseline mode for measurements: the same callback without the engine call (plays silence).
 
-    Use ``start()``, then ``tick()`` a few times a second (meters, auto-width), then ``stop()``;
-    or ``run()`` for all three.
+    Use ``start()``, then ``tick()`` a few times a second (meters, auto-width) or ``wait()``, then
+    ``stop()``.
     """
 
     def __init__(self, model: Model, *, block_size: int = 64, input_device: Optional[int] = None,
@@ -250,6 +250,7 @@ class Player:
         self.odd_blocks = 0
         self.error: Optional[BaseException] = None
         self.finished = threading.Event()
+        self._done = False
         self._pa = None
         self._stream = None
         self._recorder = None
@@ -278,7 +279,9 @@ class Player:
             raise NamDspError("--auto-width needs a slimmable model; this one has a fixed width")
 
     def replace_model(self, model: Model) -> None:
-        """Play another model: the stream stops, the new model is set up, the stream restarts."""
+        """Play another model: the stream stops, the new model is set up, the stream restarts.
+
+        A recording in progress starts again (the file is rewritten) with the new model."""
         rate = int(round(model.sample_rate))
         if rate != self.rate:
             raise AudioError(f"the new model runs at {rate} Hz but the stream at {self.rate} Hz; "
@@ -286,7 +289,7 @@ class Player:
         pa, own, running = self._pa, getattr(self, "_own_pa", False), self._stream is not None
         if running:
             self._close(None)
-        self._setup_model(model, self.auto_enabled)
+        self._setup_model(model, self.auto_enabled and bool(model.allowed_widths))
         if running:
             self.start(pa)
             self._own_pa = own
@@ -351,7 +354,9 @@ class Player:
                 np.copyto(self._out_right, y)
             self.blocks += 1.0
             if self.blocks >= self._limit or (feed is not None and feed.finished):
-                self.finished.set()
+                if not self._done:
+                    self._done = True
+                    self.finished.set()
             dt = _now() - t0
             self.stats.record(-dt if self.engine.transitioning else dt)
             return self._ret
