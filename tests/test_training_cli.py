@@ -113,3 +113,11 @@ def test_cpu_time_budget_stops_the_run(pair):
     assert cli.main([dry, wet, "-o", out, "--budget-cpu-minutes", "0.01"] + COMMON) == 0
     tr = nam_dsp.load_spec(out).metadata["training"]
     assert 0.6 <= tr["cpu_seconds"] < 5 and tr["steps"] > 0
+
+
+def test_nam_dsp_train_subcommand_dispatches_here(pair):
+    from nam_dsp.cli import main as nam_dsp_main
+    dry, wet, tmp = pair
+    out = str(tmp / "d.nam")
+    assert nam_dsp_main(["train", dry, wet, "-o", out, "--steps", "5"] + COMMON) == 0
+    assert nam_dsp.load_spec(out).metadata["training"]["steps"] == 5
