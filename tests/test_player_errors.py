@@ -105,7 +105,10 @@ def test_a_good_run_lists_devices_and_plays(jack):
     proc = subprocess.run([sys.executable, "-m", "nam_dsp.realtime.cli", "--list-devices"],
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0 and "JACK" in proc.stdout, proc.stdout + proc.stderr
-    rc, err = play("--seconds", "1", "--width", "3")
+    proc = subprocess.run([sys.executable, "-m", "nam_dsp.cli", "play", "--seconds", "1", "--width",
+                           "3"], capture_output=True, text=True, timeout=TIMEOUT,
+                          stdin=subprocess.DEVNULL)  # through the nam-dsp command's dispatch
+    rc, err = proc.returncode, proc.stderr
     assert rc == 0, err
     assert "blocks of 128 frames at 48000 Hz" in err and "width switches 0" in err
 
