@@ -99,7 +99,9 @@ def test_the_window_moves_the_width_updates_meters_and_is_screenshot(env):
     assert seen["updates"] - seen["meters_before"] >= 20  # 25 updates a second
     png = Path(seen["png"]).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
-    print(f"\nscreenshot: {SCREENSHOT}; meter updates {seen['updates']}; {seen['cpu_text']}")
+    ticks = np.array(win.update_seconds) * 1e3
+    print(f"\nscreenshot: {SCREENSHOT}; meter updates {seen['updates']}, each {np.median(ticks):.2f} ms "
+          f"median, {ticks.max():.2f} ms max of GUI-thread time; CPU meter read {seen['cpu_text']}")
 
 
 def test_opening_another_model_restarts_the_stream_with_it(env, monkeypatch):

@@ -47,3 +47,9 @@ def test_arguments_parse_as_documented():
             a.input_file, a.record, a.seconds) == ("m.nam", 1, 2, 64, True, True, "in.wav",
                                                   "out.wav", 3.0)
     assert parser.parse_args([]).block_size == 128
+
+
+def test_status_line_of_a_fixed_width_model():
+    p = Player(nam_dsp.from_spec(nam_dsp.preset("a1-nano")), block_size=64, rt_priority=None)
+    assert cli.status_line(p.meters(), p.engine.allowed_widths).startswith("width 4 (fixed) | cpu")
+    assert cli._key(p, b"+") and cli._key(p, b"a")  # ignored, no error

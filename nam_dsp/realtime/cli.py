@@ -66,7 +66,7 @@ def load_model(path=None, width=None, slim=None):
 
 def status_line(m: dict, widths) -> str:
     esr = f" ESR {m['esr']:.3f}" if m.get("esr") is not None else ""
-    width = "fixed" if m["width"] is None else (
+    width = ("fixed" if m["width"] is None else f"{m['width']} (fixed)") if not widths else (
         f"{m['width']}/{max(widths)}{esr}" + (f" -> {m['target']}" if m["target"] != m["width"] else ""))
     auto = f" | auto: {m['auto_reason']}" if m["auto"] else ""
     byp = " | BYPASS" if m["bypass"] else ""
@@ -77,7 +77,7 @@ def status_line(m: dict, widths) -> str:
 def _terminal(player) -> None:
     """One status line, refreshed ten times a second, with single-key width control on a TTY."""
     tty = sys.stdin.isatty() and sys.stderr.isatty()
-    widths = player.engine.allowed_widths or (0,)
+    widths = player.engine.allowed_widths
     fd, saved = None, None
     if tty:
         import termios

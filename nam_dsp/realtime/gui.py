@@ -12,7 +12,9 @@ idle in Tk's event loop, so the audio callback almost never waits for the GIL.
 
 from __future__ import annotations
 
+import collections
 import os
+import time
 import tkinter as tk
 from tkinter import filedialog, messagebox
 from typing import Optional
@@ -58,6 +60,7 @@ class PlayerWindow:
         self.root.title("nam-dsp play")
         self.closed = False
         self.updates = 0
+        self.update_seconds = collections.deque(maxlen=4096)  # how long each meter update took
         self._synced = None
         self._build()
         self.root.protocol("WM_DELETE_WINDOW", self.close)
@@ -191,6 +194,16 @@ class PlayerWindow:
     def _update(self) -> None:
         if self.closed:
             return
+        t0 = time.perf_counter()
+        try:
+            self._refresh()
+        finally:
+            self.update_seconds.append(time.perf_counter() - t0)
+        if self.closed:
+            return
+        self._after = self.root.after(int(1000 / self.fps), self._update)
+
+    def _refresh(self) -> None:
         p = self.player
         m = p.tick()
         self.updates += 1
@@ -201,8 +214,8 @@ class PlayerWindow:
             # drag does not change the target until Tk runs the slider's command.
             self._synced = target
             self.slider_var.set(self.widths.index(target))
-        if m["width"] is None:
-            self.width_var.set("Width: fixed")
+        if self.slider is None:
+            self.width_var.set("Width: fixed" if m["width"] is None else f"Width {m['width']} (fixed)")
         else:
             esr = f", validation ESR {m['esr']:.4f}" if m["esr"] is not None else ""
             arrow = f" -> {m['target']}" if m["target"] != m["width"] else ""
@@ -220,8 +233,6 @@ class PlayerWindow:
         self.xrun_var.set(f"xruns: {m['xruns']}")
         if p.finished.is_set() or not p.running:
             self.close()
-            return
-        self._after = self.root.after(int(1000 / self.fps), self._update)
 
     def close(self) -> None:
         if self.closed:

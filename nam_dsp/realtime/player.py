@@ -91,14 +91,14 @@ def format_devices(rows) -> str:
 
 def calibrate(model: Model, block_size: int, repeats: int = 12) -> dict:
     """Seconds per block at each width (median of ``repeats``), on a throwaway copy of the model."""
-    probe = from_spec(model.spec, width=model.width) if model.slimmable and model.allowed_widths else \
-        from_spec(model.spec)
+    switchable = bool(model.allowed_widths)
+    probe = from_spec(model.spec, width=model.width) if switchable else from_spec(model.spec)
     x = (np.random.default_rng(0).standard_normal(block_size) * 0.1).astype(np.float32)
     y = np.empty_like(x)
-    widths = tuple(model.allowed_widths) if model.allowed_widths else (model.width,)
+    widths = tuple(model.allowed_widths) if switchable else (model.width,)
     cost = {}
     for w in widths:
-        if w is not None:
+        if switchable:
             probe.set_width(w)
         probe.process(x, y)
         t = []
