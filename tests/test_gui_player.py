@@ -78,11 +78,13 @@ def test_the_window_moves_the_width_updates_meters_and_is_screenshot(env):
         seen["bypass"] = player.engine._dry
         win.bypass_var.set(False)
         win._bypass()
-        root.after(500, step4)
+        win.auto_button.invoke()  # auto width on: its reason shows under the width
+        root.after(1500, step4)
 
     def step4():
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         seen["png"] = screenshot(root, SCREENSHOT)
+        seen["reason"] = win.reason_var.get()
         seen["updates"] = win.updates
         win.close()
 
@@ -96,6 +98,7 @@ def test_the_window_moves_the_width_updates_meters_and_is_screenshot(env):
     assert seen["label"].startswith("Width 3 of 8, validation ESR 0.0290"), seen["label"]
     assert "p99" in seen["cpu_text"] and "dBFS" in seen["out_text"]
     assert seen["bypass"] is True
+    assert seen["reason"].startswith("Auto: ") and "p99" in seen["reason"], seen["reason"]
     assert seen["updates"] - seen["meters_before"] >= 20  # 25 updates a second
     png = Path(seen["png"]).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
