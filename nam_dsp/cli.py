@@ -38,7 +38,7 @@ from .demo import plucked_phrase, run_widths
 from .engine import ContainerModel, WaveNetModel, from_spec, load, render
 from .errors import NamDspError, WidthError
 from .nam_file import load_spec
-from .spec import PRESETS, ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec, preset
+from .spec import PRESETS, ContainerSpec, WaveNetSpec, preset
 
 #: Samples per ``process`` call for ``render`` (large blocks: offline work).
 RENDER_BLOCK_SIZE = 4096
@@ -86,17 +86,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
                      for line in [header, *rows])
 
 
-def num_weights(spec) -> int:
-    """Number of floats in the model file's weights (all submodels' for a container)."""
-    if isinstance(spec, ContainerSpec):
-        return sum(num_weights(sub) for sub in spec.submodels)
-    if isinstance(spec, LSTMSpec):
-        return sum(a.size for layer in spec.layers for a in layer) + spec.head_weight.size + 1
-    if isinstance(spec, LinearSpec):
-        return int(spec.weights.size) + int(spec.has_bias)
-    return int(spec.num_weights)
-
-
 def _describe_model(model) -> str:
     """What runs, e.g. ``WaveNet at width 3 of 1..8`` or ``SlimmableContainer, submodel 1 (LSTM)``."""
     if isinstance(model, ContainerModel):
@@ -125,7 +114,7 @@ def describe(spec) -> dict:
         "version": spec.version,
         "sample_rate": spec.sample_rate,
         "receptive_field": spec.receptive_field,
-        "num_weights": num_weights(spec),
+        "num_weights": spec.num_weights,
         "slimmable": bool(spec.slimmable),
         "allowed_widths": list(spec.allowed_widths) if spec.allowed_widths else None,
     }

@@ -562,7 +562,6 @@ def _act_json(act: Activation, legacy: bool):
 
 
 def _layer_array_json(arr: LayerArray, legacy: bool) -> dict:
-    n = len(arr.layers)
     layers = arr.layers
     base = {"input_size": arr.input_size, "condition_size": arr.condition_size}
     if legacy:

@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .errors import NamFileError, WidthError
+from .errors import WidthError
 
 # Activations the engine runs: name -> whether it takes a parameter.
 ACTIVATIONS = {
@@ -291,6 +291,11 @@ class LSTMSpec:
         # NAM Core feeds prewarm in whole blocks of its buffer size; its renders use 64.
         return -(-self.prewarm_samples // PREWARM_BLOCK) * PREWARM_BLOCK
 
+    @property
+    def num_weights(self) -> int:
+        """The length of the file's ``weights`` list."""
+        return sum(w.size + b.size + h0.size + c0.size for w, b, h0, c0 in self.layers) + self.hidden_size + 1
+
     def macs_per_sample(self, width=None) -> int:
         h = self.hidden_size
         total, n_in = 0, self.input_size
@@ -318,6 +323,11 @@ class LinearSpec:
     @property
     def receptive_field(self) -> int:
         return int(self.weights.size)
+
+    @property
+    def num_weights(self) -> int:
+        """The length of the file's ``weights`` list."""
+        return int(self.weights.size) + int(self.has_bias)
 
     def macs_per_sample(self, width=None) -> int:
         return int(self.weights.size)
@@ -347,6 +357,11 @@ class ContainerSpec:
     @property
     def receptive_field(self) -> int:
         return max(s.receptive_field for s in self.submodels)
+
+    @property
+    def num_weights(self) -> int:
+        """Weights of all submodels (a container's own list is empty)."""
+        return sum(s.num_weights for s in self.submodels)
 
     def macs_per_sample(self, width=None) -> int:
         return self.submodels[-1].macs_per_sample()
