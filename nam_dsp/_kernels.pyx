@@ -13,13 +13,20 @@ instructions whatever the block partition: the output is bit-identical for any p
 Widths. A slimmable model runs its first ``width`` channels: the loops' bounds change, the weight
 strides (full channel count) do not. Nothing is reallocated.
 
-Every function called per block is ``noexcept nogil`` and allocates nothing.
+Every function called per block is ``noexcept nogil`` and allocates nothing. The per-block entry
+points take NumPy arrays and read their data pointers through NumPy's C API rather than typed
+memoryviews: acquiring a memoryview creates a Python object on every call, which a real-time
+audio callback must not do.
+
+Vectors. The convolution micro-kernels use a 16-float vector type (GCC/Clang vector extension)
+so the register blocking is explicit; elementwise loops are written for the auto-vectoriser
+(branch-free: conditional expressions, bit-pattern clamps) and checked with -fopt-info-vec.
 """
 
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memmove, memset
 from libc.math cimport tanh, exp, fabsf, copysignf, isfinite
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t
 cimport numpy as cnp
 import numpy as np
 
@@ -71,7 +78,6 @@ cdef extern from *:
 # Frames per tile (the vectorised inner dimension) and the longest chunk run at once.
 DEF TILE = 16
 DEF CHUNK = 512
-DEF ROWS = 4
 
 TILE_FRAMES = TILE
 CHUNK_FRAMES = CHUNK
@@ -264,7 +270,7 @@ def activation_array(x, int code, float param=0.0):
 
 
 # ---------------------------------------------------------------------------------------------
-# The convolution micro-kernel: ROWS output rows x TILE frames held in registers.
+# The convolution micro-kernels: register blocks of rows x TILE-frame tiles.
 # ---------------------------------------------------------------------------------------------
 
 cdef float ZEROS[CHUNK + 2 * TILE]   # stands in for an absent mixin input or residual
