@@ -471,7 +471,9 @@ def main(argv=None) -> int:
             say(f"[{tone}] not in the cache yet: {', '.join(result['missing'])}")
         if plt is not None and result["models"]:
             report.plot_tone(plt, result, os.path.join(out, f"{tone}.png"))
-    results = [r for r in (_read_json(os.path.join(out, f"{t}.json")) for t in TONES) if r]
+    results = [r for r in (_read_json(os.path.join(out, f"{t}.json")) for t in TONES) if r and r["models"]]
+    if plt is not None and len(results) > 1:
+        report.plot_all(plt, results, os.path.join(out, "all_tones.png"))
     text = report.markdown(results, settings, command)
     with open(os.path.join(out, "README.md"), "w") as fh:
         fh.write(text)

@@ -82,6 +82,8 @@ def markdown(results: list, settings, command: str) -> str:
               "engine over the validation audio, every model scored on the same samples. x real time: "
               "`nam_dsp.benchmark` at 64-sample blocks, one thread, audio seconds per CPU second of the thread "
               "(median of repeats; the wall-clock figure `xrt` is in the JSON).", ""]
+    if len(results) > 1:
+        lines += ["![all tones](all_tones.png)", ""]
     for r in results:
         b = r["budget"]
         lines += [f"## {r['tone']} ({r['capture']})", "",
@@ -113,6 +115,33 @@ def plot_tone(plt, result, path) -> None:
     """x real time (x, log) against validation ESR (y, log): the slimmable widths joined as a front,
     every other model a labelled point, the overall Pareto front as a dashed step line."""
     fig, ax = plt.subplots(figsize=(8.5, 6))
+    draw(ax, result)
+    b = result["budget"]["cpu_minutes_per_model"]
+    ax.set_title(f"{result['tone']}: {result['capture']}\n{b:g} CPU-minute(s) of training per model, "
+                 f"seed {result['budget']['seed']}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_all(plt, results, path) -> None:
+    """The per-tone figures side by side (2 x 2 for four tones)."""
+    n = len(results)
+    cols = 2 if n > 1 else 1
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.5 * cols, 5.4 * rows), squeeze=False)
+    for ax, result in zip(axes.ravel(), results):
+        draw(ax, result, small=True)
+        ax.set_title(f"{result['tone']} ({result['budget']['cpu_minutes_per_model']:g} CPU-min per model)",
+                     fontsize=11)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def draw(ax, result, small=False) -> None:
     models = result["models"]
     slim = models.get("slimmable-paper")
     if slim:
@@ -147,15 +176,9 @@ def plot_tone(plt, result, path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("x real time (64-sample blocks, 1 thread, per CPU second)  \u2192 faster")
     ax.set_ylabel("validation ESR  (lower is better)")
-    b = result["budget"]["cpu_minutes_per_model"]
-    ax.set_title(f"{result['tone']}: {result['capture']}\n{b:g} CPU-minute(s) of training per model, "
-                 f"seed {result['budget']['seed']}", fontsize=11)
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=7 if small else 8, loc="upper left")
     ax.margins(x=0.12, y=0.12)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _front_indices(flat):
@@ -166,4 +189,4 @@ def _front_indices(flat):
     return out
 
 
-__all__ = ["markdown", "plot_tone", "comparisons", "FULL_RUN"]
+__all__ = ["markdown", "plot_tone", "plot_all", "draw", "comparisons", "FULL_RUN"]
