@@ -121,6 +121,8 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
     assert during and max(during) < 8, f"never stepped down under load: {widths}"
     assert after and after[-1] == 8, f"did not come back to full width: {widths}"
     p_run, b_run = s["xruns"] - s["startup_xruns"], b["xruns"] - b["startup_xruns"]
-    # the margin of the other real-time tests (test_player_realtime.allowed_extra)
-    assert p_run <= b_run + 5 + 0.3 * b_run, (
+    # One run against one baseline run: the margin is the count's own noise, three standard
+    # deviations of a Poisson count of the baseline's size, plus 5 (on this machine the baseline
+    # alone went from 4 to 16 xruns in 15 s between runs minutes apart).
+    assert p_run <= b_run + 3 * np.sqrt(b_run) + 5, (
         f"xruns after start-up: player {p_run}, baseline {b_run}")
