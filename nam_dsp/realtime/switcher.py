@@ -23,8 +23,9 @@ block boundary:
 Everything the callback touches is preallocated when the switcher is built (history window,
 catch-up buffer and its block schedule, fade ramps, scratch blocks), and counters that grow past
 Python's small-integer cache are kept as floats or walked through prebuilt lists, so that in steady
-state and during a switch a block allocates nothing that tracemalloc can see
-(``tests/test_player_switcher.py`` checks this).
+state and during a switch a block allocates nothing that tracemalloc can see: not a buffer, not a
+view, not an int (``tests/test_player_switcher.py`` checks this, for the switcher and the
+player's whole callback).
 
 Steady state costs one engine call per block; a switch costs two per block (active + spare) for
 its catch-up and fade, ``transition_blocks`` blocks in all.
