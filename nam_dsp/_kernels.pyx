@@ -699,7 +699,86 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
     a.acc.pos += n
 
 
-cdef class WaveNetKernel:
+cdef class StreamKernel:
+    """What every model kernel shares: the aligned blocks it owns, the checked per-block entry
+    point and the silence feed used for prewarm. Subclasses implement ``_run``."""
+    cdef list _blocks           # addresses of posix_memalign'ed blocks, freed on dealloc
+    cdef public long long nonfinite_count
+
+    def __cinit__(self):
+        self._blocks = []
+        self.nonfinite_count = 0
+
+    def __dealloc__(self):
+        cdef size_t addr
+        for addr in self._blocks:
+            free(<void*> addr)
+        self._blocks = []
+
+    cdef void* _alloc_bytes(self, size_t n_bytes) except NULL:
+        """Zeroed, 64-byte aligned memory owned (and freed) by this kernel."""
+        cdef void* p = NULL
+        n_bytes = max(n_bytes, <size_t> 64)
+        if posix_memalign(&p, 64, n_bytes) != 0:
+            raise MemoryError(f"cannot allocate {n_bytes} bytes of model state")
+        memset(p, 0, n_bytes)
+        self._blocks.append(<size_t> p)
+        return p
+
+    cdef float* _alloc(self, Py_ssize_t n_floats) except NULL:
+        return <float*> self._alloc_bytes(n_floats * sizeof(float))
+
+    cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count_nonfinite) noexcept nogil:
+        """Process n samples of x (NULL: zeros) into y (NULL: discard)."""
+        pass
+
+    cdef int _before_block(self) except -1:
+        """Hook run with the GIL before each block (e.g. to apply a requested width)."""
+        return 0
+
+    def process(self, x, out=None):
+        """Process the next block of the stream and return its output.
+
+        Parameters
+        ----------
+        x : array_like, 1-D
+            Input samples (any length, 0 included); 1-D C-contiguous float32 is used as is.
+        out : ndarray, optional
+            A writable float32 array of the same length to write into; with it (and float32
+            ``x``) a call allocates nothing.
+
+        Returns
+        -------
+        ndarray of float32, the same length as ``x`` (``out`` when given).
+
+        A width change requested since the last block is applied first.
+        """
+        cdef cnp.ndarray xa = as_input_block(x)
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+        cdef cnp.ndarray ya = as_output_block(out, n)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(xa)
+        cdef float* yp = <float*> cnp.PyArray_DATA(ya)
+        self._before_block()
+        if n:
+            with nogil:
+                self._run(xp, yp, n, True)
+        return ya
+
+    def run(self, cnp.ndarray x, cnp.ndarray y):
+        """Process ``x`` into ``y`` (both C-contiguous float32, same length; checked by the caller)."""
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
+        cdef float* yp = <float*> cnp.PyArray_DATA(y)
+        with nogil:
+            self._run(xp, yp, n, True)
+
+    def run_silence(self, Py_ssize_t n):
+        """Feed n zeros and discard the output (prewarm)."""
+        with nogil:
+            self._run(NULL, NULL, n, False)
+
+
+cdef class WaveNetKernel(StreamKernel):
     """The run-time state of a WaveNet: weights packed for the kernels, histories, scratch.
 
     Built once by :class:`nam_dsp.engine.WaveNetModel`; :meth:`run` processes a whole block in
@@ -708,7 +787,6 @@ cdef class WaveNetKernel:
     cdef ArrayK* arrays
     cdef int n_arrays
     cdef object _keep          # the numpy arrays whose memory the structs point into
-    cdef list _blocks          # malloc'ed blocks to free
     cdef float* cond
     cdef float* z
     cdef float* act
@@ -716,26 +794,10 @@ cdef class WaveNetKernel:
     cdef public int width
     cdef public int pending_width   # 0: none; else applied at the start of the next block
     cdef public int full_width
-    cdef public long long nonfinite_count
     cdef bint slimmable
 
     def __cinit__(self):
         self.arrays = NULL
-        self._blocks = []
-
-    def __dealloc__(self):
-        cdef size_t addr
-        for addr in self._blocks:
-            free(<void*> addr)
-        self._blocks = []
-
-    cdef float* _alloc(self, Py_ssize_t n_floats) except NULL:
-        cdef void* p = NULL
-        if posix_memalign(&p, 64, max(n_floats, 16) * sizeof(float)) != 0:
-            raise MemoryError(f"cannot allocate {n_floats * 4} bytes of model state")
-        memset(p, 0, max(n_floats, 16) * sizeof(float))
-        self._blocks.append(<size_t> p)
-        return <float*> p
 
     cdef void _ring(self, Ring* r, int rows, Py_ssize_t lookback) except *:
         r.lookback = lookback
@@ -764,7 +826,6 @@ cdef class WaveNetKernel:
         self.slimmable = spec.allowed_widths is not None
         self.width = width
         self.pending_width = 0
-        self.nonfinite_count = 0
         for ai, sa in enumerate(spec.arrays):
             a = &self.arrays[ai]
             c = sa.channels
@@ -860,33 +921,9 @@ cdef class WaveNetKernel:
         if count_nonfinite:
             self.nonfinite_count += bad
 
-    def process(self, x, out=None):
-        """Process the next block of the stream and return its output.
-
-        Parameters
-        ----------
-        x : array_like, 1-D
-            Input samples (any length, 0 included); 1-D C-contiguous float32 is used as is.
-        out : ndarray, optional
-            A writable float32 array of the same length to write into; with it (and float32
-            ``x``) a call allocates nothing.
-
-        Returns
-        -------
-        ndarray of float32, the same length as ``x`` (``out`` when given).
-
-        A width change requested since the last block is applied first.
-        """
-        cdef cnp.ndarray xa = as_input_block(x)
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
-        cdef cnp.ndarray ya = as_output_block(out, n)
-        cdef const float* xp = <const float*> cnp.PyArray_DATA(xa)
-        cdef float* yp = <float*> cnp.PyArray_DATA(ya)
+    cdef int _before_block(self) except -1:
         self.apply_pending_width()
-        if n:
-            with nogil:
-                self._run(xp, yp, n, True)
-        return ya
+        return 0
 
     cpdef apply_pending_width(self):
         """Apply a requested width now: newly active channels start from their silence values."""
@@ -900,19 +937,6 @@ cdef class WaveNetKernel:
                 ring_fill_rows(&a.layers[j].hist, self.width, new, a.layers[j].silence)
             ring_fill_rows(&a.acc, self.width, new, a.acc_silence)
         self.width = new
-
-    def run(self, cnp.ndarray x, cnp.ndarray y):
-        """Process ``x`` into ``y`` (both C-contiguous float32, same length; checked by the caller)."""
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
-        cdef float* yp = <float*> cnp.PyArray_DATA(y)
-        with nogil:
-            self._run(xp, yp, n, True)
-
-    def run_silence(self, Py_ssize_t n):
-        """Feed n zeros and discard the output (prewarm)."""
-        with nogil:
-            self._run(NULL, NULL, n, False)
 
     def clear(self):
         """Zero every history (the state before prewarm)."""
@@ -971,7 +995,7 @@ cdef inline double sigmoid_d(double x) noexcept nogil:
     return 1.0 / (1.0 + exp(-x))
 
 
-cdef class LSTMKernel:
+cdef class LSTMKernel(StreamKernel):
     """Stacked LSTM state and weights, computed in float64.
 
     A cell state is a long-memory integrator: float32 rounding in it accumulates into an output
@@ -989,24 +1013,9 @@ cdef class LSTMKernel:
     cdef double* head_w
     cdef double head_b
     cdef int hidden, n_layers, in_size
-    cdef public long long nonfinite_count
-    cdef list _blocks
 
-    def __cinit__(self):
-        self._blocks = []
-
-    def __dealloc__(self):
-        cdef size_t addr
-        for addr in self._blocks:
-            free(<void*> addr)
-
-    cdef double* _alloc(self, Py_ssize_t n) except NULL:
-        cdef void* p = NULL
-        if posix_memalign(&p, 64, max(n, 8) * sizeof(double)) != 0:
-            raise MemoryError()
-        memset(p, 0, max(n, 8) * sizeof(double))
-        self._blocks.append(<size_t> p)
-        return <double*> p
+    cdef double* _alloc_d(self, Py_ssize_t n) except NULL:
+        return <double*> self._alloc_bytes(n * sizeof(double))
 
     def __init__(self, spec):
         cdef int H = spec.hidden_size
@@ -1016,17 +1025,16 @@ cdef class LSTMKernel:
         self.n_layers = spec.num_layers
         self.in_size = spec.input_size
         total = sum(w.size for w, _, _, _ in spec.layers)
-        self.w = self._alloc(total)
-        self.b = self._alloc(4 * H * self.n_layers)
-        self.h = self._alloc(H * self.n_layers)
-        self.c = self._alloc(H * self.n_layers)
-        self.h0 = self._alloc(H * self.n_layers)
-        self.c0 = self._alloc(H * self.n_layers)
-        self.gates = self._alloc(4 * H)
-        self.xin = self._alloc(max(self.in_size, H) + H)
-        self.head_w = self._alloc(H)
+        self.w = self._alloc_d(total)
+        self.b = self._alloc_d(4 * H * self.n_layers)
+        self.h = self._alloc_d(H * self.n_layers)
+        self.c = self._alloc_d(H * self.n_layers)
+        self.h0 = self._alloc_d(H * self.n_layers)
+        self.c0 = self._alloc_d(H * self.n_layers)
+        self.gates = self._alloc_d(4 * H)
+        self.xin = self._alloc_d(max(self.in_size, H) + H)
+        self.head_w = self._alloc_d(H)
         self.head_b = spec.head_bias
-        self.nonfinite_count = 0
         for l, (w, b, h0, c0) in enumerate(spec.layers):
             flat = np.ascontiguousarray(w, dtype=np.float32).ravel()
             for i in range(flat.size):
@@ -1090,29 +1098,6 @@ cdef class LSTMKernel:
         if count:
             self.nonfinite_count += bad
 
-    def process(self, x, out=None):
-        """Process the next block (see ``WaveNetKernel.process``)."""
-        cdef cnp.ndarray xa = as_input_block(x)
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
-        cdef cnp.ndarray ya = as_output_block(out, n)
-        cdef const float* xp = <const float*> cnp.PyArray_DATA(xa)
-        cdef float* yp = <float*> cnp.PyArray_DATA(ya)
-        if n:
-            with nogil:
-                self._run(xp, yp, n, True)
-        return ya
-
-    def run(self, cnp.ndarray x, cnp.ndarray y):
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
-        cdef float* yp = <float*> cnp.PyArray_DATA(y)
-        with nogil:
-            self._run(xp, yp, n, True)
-
-    def run_silence(self, Py_ssize_t n):
-        with nogil:
-            self._run(NULL, NULL, n, False)
-
     def state(self):
         H = self.hidden * self.n_layers
         return [np.asarray(<double[:H]> self.h).copy(), np.asarray(<double[:H]> self.c).copy()]
@@ -1122,29 +1107,12 @@ cdef class LSTMKernel:
 # Linear (FIR): y[t] = bias + sum_j w[j] x[t - j], history in a rewound buffer.
 # ---------------------------------------------------------------------------------------------
 
-cdef class LinearKernel:
+cdef class LinearKernel(StreamKernel):
+    """An FIR filter's taps and input history (rewound buffer)."""
     cdef float* w
     cdef float* hist
     cdef Py_ssize_t taps, cap, pos
     cdef float bias
-    cdef public long long nonfinite_count
-    cdef list _blocks
-
-    def __cinit__(self):
-        self._blocks = []
-
-    def __dealloc__(self):
-        cdef size_t addr
-        for addr in self._blocks:
-            free(<void*> addr)
-
-    cdef float* _alloc(self, Py_ssize_t n) except NULL:
-        cdef void* p = NULL
-        if posix_memalign(&p, 64, max(n, 16) * sizeof(float)) != 0:
-            raise MemoryError()
-        memset(p, 0, max(n, 16) * sizeof(float))
-        self._blocks.append(<size_t> p)
-        return <float*> p
 
     def __init__(self, spec):
         cdef Py_ssize_t j
@@ -1156,7 +1124,6 @@ cdef class LinearKernel:
         self.cap = 2 * self.taps + CHUNK
         self.hist = self._alloc(self.cap)
         self.pos = self.taps - 1
-        self.nonfinite_count = 0
 
     def clear(self):
         memset(self.hist, 0, self.cap * sizeof(float))
@@ -1183,29 +1150,6 @@ cdef class LinearKernel:
             self.pos += 1
         if count:
             self.nonfinite_count += bad
-
-    def process(self, x, out=None):
-        """Process the next block (see ``WaveNetKernel.process``)."""
-        cdef cnp.ndarray xa = as_input_block(x)
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
-        cdef cnp.ndarray ya = as_output_block(out, n)
-        cdef const float* xp = <const float*> cnp.PyArray_DATA(xa)
-        cdef float* yp = <float*> cnp.PyArray_DATA(ya)
-        if n:
-            with nogil:
-                self._run(xp, yp, n, True)
-        return ya
-
-    def run(self, cnp.ndarray x, cnp.ndarray y):
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
-        cdef float* yp = <float*> cnp.PyArray_DATA(y)
-        with nogil:
-            self._run(xp, yp, n, True)
-
-    def run_silence(self, Py_ssize_t n):
-        with nogil:
-            self._run(NULL, NULL, n, False)
 
     def state(self):
         """A copy of the input history window (the last taps - 1 samples)."""
