@@ -736,7 +736,7 @@ cdef class StreamKernel:
         """Hook run with the GIL before each block (e.g. to apply a requested width)."""
         return 0
 
-    def process(self, x, out=None):
+    def process(self, x, out=None, bint release_gil=True):
         """Process the next block of the stream and return its output.
 
         Parameters
@@ -746,6 +746,10 @@ cdef class StreamKernel:
         out : ndarray, optional
             A writable float32 array of the same length to write into; with it (and float32
             ``x``) a call allocates nothing.
+        release_gil : bool, default True
+            Run the block without the GIL, so other Python threads (and other models) run
+            meanwhile. An audio callback with short blocks may pass False: getting the GIL back
+            after the block can wait for whatever Python thread took it in between.
 
         Returns
         -------
@@ -760,7 +764,10 @@ cdef class StreamKernel:
         cdef float* yp = <float*> cnp.PyArray_DATA(ya)
         self._before_block()
         if n:
-            with nogil:
+            if release_gil:
+                with nogil:
+                    self._run(xp, yp, n, True)
+            else:
                 self._run(xp, yp, n, True)
         return ya
 

@@ -39,7 +39,7 @@ class Model:
         self.receptive_field = int(spec.receptive_field)
 
     # -- streaming ------------------------------------------------------------------------------
-    def process(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
+    def process(self, x, out: Optional[np.ndarray] = None, release_gil: bool = True) -> np.ndarray:
         """Process the next block of the stream.
 
         Parameters
@@ -50,6 +50,9 @@ class Model:
         out : ndarray, optional
             A float32 array of the same length to write into. With a float32 ``x`` and ``out``
             given, a warmed model allocates nothing.
+        release_gil : bool, default True
+            Run the block without the GIL (other threads and models run meanwhile). An audio
+            callback with short blocks may pass False, so it never waits to get the GIL back.
 
         Returns
         -------
@@ -61,7 +64,7 @@ class Model:
         so a call is one compiled function: checks, any pending width change, then the whole
         block through the whole model without the GIL.
         """
-        return self._kernel.process(x, out)
+        return self._kernel.process(x, out, release_gil)
 
     def __call__(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Alias of :meth:`process`."""
@@ -115,6 +118,10 @@ class WaveNetModel(Model):
     hold after prewarm), so a widening switch behaves as if those channels had heard silence and
     converges to the exact wider model within one receptive field. Channels that become inactive
     are frozen and not computed.
+
+    Such an in-place switch is instant but not click-free: the output jumps from one width's
+    sound to the other's within a sample. For live playing, :class:`nam_dsp.realtime.switcher.
+    WidthSwitcher` warms a second copy at the new width and crossfades.
     """
 
     def __init__(self, spec: WaveNetSpec, width: Optional[int] = None):
@@ -267,13 +274,13 @@ class ContainerModel(Model):
                 model._kernel.nonfinite_count = 0
                 self._active = pending
 
-    def process(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
+    def process(self, x, out: Optional[np.ndarray] = None, release_gil: bool = True) -> np.ndarray:
         x = _kernels.input_block(x)
         out = _kernels.output_block(out, x.shape[0])
         self._apply_pending()
         # Record the input before processing: ``out`` may be ``x`` itself.
         _kernels.shift_in(self._history, x)
-        self.active.process(x, out=out)
+        self.active.process(x, out, release_gil)
         return out
 
     def reset(self) -> None:

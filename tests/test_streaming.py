@@ -278,3 +278,12 @@ def test_reset_zeroes_the_nonfinite_count(model):
     assert model.nonfinite_count == 0
     model.process(_signal(7, 100))
     assert model.nonfinite_count == 0
+
+
+def test_holding_the_gil_through_a_block_gives_the_same_output():
+    x = np.random.default_rng(7).standard_normal(1000).astype(np.float32) * 0.1
+    released = nam_dsp.from_spec(nam_dsp.preset("slimmable-paper", seed=3))
+    held = nam_dsp.from_spec(nam_dsp.preset("slimmable-paper", seed=3))
+    a = np.concatenate([released.process(x[i:i + 64]) for i in range(0, 1000, 64)])
+    b = np.concatenate([held.process(x[i:i + 64], release_gil=False) for i in range(0, 1000, 64)])
+    assert np.array_equal(a, b)
