@@ -359,3 +359,11 @@ def test_errors_from_a_dict_say_so():
     with pytest.raises(nam_dsp.NamFileError) as info:
         nam_file.from_dict(d)
     assert str(info.value).startswith("<dict>: weights:")
+
+
+def test_saved_files_get_the_usual_permissions_not_private_ones(tmp_path):
+    path = tmp_path / "model.nam"
+    nam_dsp.save_spec(nam_dsp.preset("a1-nano"), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
