@@ -49,7 +49,9 @@ def test_first_run_writes_the_schema(first_run, capsys):
                 "missing", "pareto_front"):
         assert key in r, key
     assert r["budget"]["cpu_minutes_per_model"] == 0.03 and r["speed"]["block_size"] == 64
-    assert r["machine"]["cores"] >= 1 and r["command"].startswith("python -m bench.paper")
+    assert r["machine"]["cores"] >= 1 and r["generated_by"].startswith("python -m bench.paper")
+    assert r["command"] == ("python -m bench.paper --tones clean --budget-minutes 0.03 --models "
+                            "slimmable-paper paper-w2 --validation-seconds 2 --bench-seconds 0.2 --bench-repeats 1")
     assert set(r["models"]) == set(MODELS) and r["missing"] == []
     slim = r["models"]["slimmable-paper"]
     assert [p["width"] for p in slim["points"]] == list(range(1, 9))

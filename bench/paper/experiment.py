@@ -390,7 +390,8 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
     any_meas = next((cache.measurement(tone, settings.cache_key(tone, MODELS[m]), bench.key) for m in out_models), None)
     return {
         "tone": tone, "capture": CAPTURES.get(tone),
-        "command": command, "commit": git_commit(), "generated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": reproduce_command(settings, bench, tone, models), "generated_by": command,
+        "commit": git_commit(), "generated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine_info(),
         "budget": {"kind": "CPU time of the training process (nam_dsp.training TrainConfig.budget_cpu_seconds)",
                    "cpu_minutes_per_model": settings.budget_cpu_minutes, "seed": settings.seed,
@@ -408,6 +409,24 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
                             "xrt: the same per wall-clock second"},
         "models": out_models, "missing": missing, "pareto_front": front,
     }
+
+
+def reproduce_command(settings: Settings, bench: BenchSettings, tone: str, models) -> str:
+    """The command that trains (or resumes) and measures exactly this tone's results."""
+    parts = ["python -m bench.paper", "--tones", tone, "--budget-minutes", f"{settings.budget_cpu_minutes:g}"]
+    if list(models) != list(MODELS):
+        parts += ["--models", *models]
+    if settings.seed != 0:
+        parts += ["--seed", str(settings.seed)]
+    if settings.validate_every != 100:
+        parts += ["--validate-every", str(settings.validate_every)]
+    if settings.validation_seconds is not None:
+        parts += ["--validation-seconds", f"{settings.validation_seconds:g}"]
+    if settings.train_overrides:
+        parts += ["--train-overrides", shlex.quote(json.dumps(settings.train_overrides))]
+    if bench.seconds != 5.0 or bench.repeats != 3:
+        parts += ["--bench-seconds", f"{bench.seconds:g}", "--bench-repeats", str(bench.repeats)]
+    return " ".join(parts)
 
 
 def _ask_to_plot():
@@ -468,7 +487,7 @@ def main(argv=None) -> int:
         result = tone_result(settings, cache, tone, a.models, bench, command)
         _write_json(os.path.join(out, f"{tone}.json"), result)
         if result["missing"]:
-            say(f"[{tone}] not in the cache yet: {', '.join(result['missing'])}")
+            say(f"[{tone}] not yet trained and measured: {', '.join(result['missing'])}")
         if plt is not None and result["models"]:
             report.plot_tone(plt, result, os.path.join(out, f"{tone}.png"))
     results = [r for r in (_read_json(os.path.join(out, f"{t}.json")) for t in TONES) if r and r["models"]]

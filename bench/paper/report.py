@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 FULL_RUN = "python -m bench.paper --tones clean crunch lead rhythm --budget-minutes 30 --jobs 2"
 ORDER = ["slimmable-paper", "paper-full", "a1-standard", "a1-nano-paper", "paper-w2", "paper-w4"]
@@ -55,6 +57,38 @@ def comparisons(result) -> list:
     return rows
 
 
+SUMMARY_COLUMNS = [("slimmable-paper", 2), ("paper-w2", 2), ("slimmable-paper", 4), ("paper-w4", 4),
+                   ("a1-nano-paper", None), ("slimmable-paper", 8), ("paper-full", None), ("a1-standard", None)]
+
+
+def summary(results) -> list:
+    """One line per tone: the validation ESR of the points the comparison is about, then their speed."""
+    if not results:
+        return []
+    names = {"slimmable-paper": "slim", "paper-w2": "ded.", "paper-w4": "ded.", "a1-nano-paper": "A1 nano",
+             "paper-full": "new (full)", "a1-standard": "A1 std"}
+    heads = [f"{names[m]} w{w}" if w else names[m] for m, w in SUMMARY_COLUMNS]
+    lines = ["### Validation ESR (all tones)", "", "| tone | CPU-min | " + " | ".join(heads) + " |",
+             "|---|---:|" + "---:|" * len(heads)]
+    speed = None
+    for r in results:
+        cells = []
+        for m, w in SUMMARY_COLUMNS:
+            p = _point(r, m, w)
+            cells.append("-" if p is None else f"{p['esr']:.4f}")
+            if p is not None and speed is None:
+                speed = r
+        lines.append(f"| {r['tone']} | {r['budget']['cpu_minutes_per_model']:g} | " + " | ".join(cells) + " |")
+    lines += ["", "### x real time (64-sample blocks, 1 thread, per CPU second; median over tones)", "",
+              "| " + " | ".join(heads) + " |", "|" + "---:|" * len(heads)]
+    cells = []
+    for m, w in SUMMARY_COLUMNS:
+        xs = [p["xrt_cpu"] for p in (_point(r, m, w) for r in results) if p is not None]
+        cells.append(f"{sorted(xs)[len(xs) // 2]:.0f}" if xs else "-")
+    lines += ["| " + " | ".join(cells) + " |", ""]
+    return lines
+
+
 def _fmt(v):
     if isinstance(v, float):
         return f"{v:.3f}"
@@ -84,11 +118,13 @@ def markdown(results: list, settings, command: str) -> str:
               "(median of repeats; the wall-clock figure `xrt` is in the JSON).", ""]
     if len(results) > 1:
         lines += ["![all tones](all_tones.png)", ""]
+    lines += summary(results)
     for r in results:
         b = r["budget"]
         lines += [f"## {r['tone']} ({r['capture']})", "",
                   f"Budget {b['cpu_minutes_per_model']:g} CPU-minutes per model, seed {b['seed']}; commit "
-                  f"`{r['commit']}`; {r['machine']['cpu']}, {r['machine']['cores']} cores; `{r['command']}`.", "",
+                  f"`{r['commit']}`; {r['machine']['cpu']}, {r['machine']['cores']} cores; reproduce (resumes from the "
+                  f"cache): `{r['command']}`.", "",
                   "| model | width | val ESR | x real time (CPU) | MACs/sample | steps | epochs | on front |",
                   "|---|---:|---:|---:|---:|---:|---:|:---:|"]
         front = {(f["model"], f["width"]) for f in r["pareto_front"]}
@@ -174,11 +210,30 @@ def draw(ax, result, small=False) -> None:
         ax.plot(xs, ys, "--", color="grey", lw=1, alpha=0.7, label="Pareto front (all models)", zorder=2)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_ticks(ax)
     ax.set_xlabel("x real time (64-sample blocks, 1 thread, per CPU second)  \u2192 faster")
     ax.set_ylabel("validation ESR  (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7 if small else 8, loc="upper left")
     ax.margins(x=0.12, y=0.12)
+
+
+def _plain_log_ticks(ax) -> None:
+    """Decimal tick labels (0.03, 200) instead of 3x10^-2; minor ticks labelled at 2, 3 and 5 only."""
+    from matplotlib.ticker import FuncFormatter
+
+    def major(v, _):
+        return f"{v:g}"
+
+    def minor(v, _):
+        if v <= 0:
+            return ""
+        mantissa = round(v / 10 ** math.floor(math.log10(v)), 6)
+        return f"{v:g}" if mantissa in (2.0, 3.0, 5.0) else ""
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(major))
+        axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _front_indices(flat):
