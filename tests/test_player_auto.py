@@ -69,14 +69,18 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
     period, seconds = 256, 15.0
     ramp_from, ramp_to, load_to = 1.5, 4.0, 8.0
     spec = nam_dsp.preset("slimmable-paper")
+    def no_work_baseline():
+        base = Player(nam_dsp.from_spec(spec), block_size=period, seconds=seconds, no_work=True)
+        base.start()
+        try:
+            base.wait(timeout=seconds + 10, tick=0.1)
+        finally:
+            base.stop()
+        return base
+
     try:
         with testing.jack_server(period):
-            base = Player(nam_dsp.from_spec(spec), block_size=period, seconds=seconds, no_work=True)
-            base.start()
-            try:
-                base.wait(timeout=seconds + 10, tick=0.1)
-            finally:
-                base.stop()
+            base = no_work_baseline()
             player = Player(nam_dsp.from_spec(spec), block_size=period, seconds=seconds,
                             auto_width=True, auto_target=TARGET)
             k = int(np.ceil(LOAD * player.deadline / player.cost[8]))
@@ -107,10 +111,14 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
                         reasons.append(m["auto_reason"])
             finally:
                 player.stop()
+            # A second baseline after the player: the machine's own xrun rate drifts with
+            # whatever else runs, so the player is compared with the worse of the two.
+            base_after = no_work_baseline()
     except testing.Unavailable as exc:
         pytest.skip(str(exc))
     assert player.error is None
-    s, b = player.summary(), base.summary()
+    s = player.summary()
+    b = max(base.summary(), base_after.summary(), key=lambda r: r["xruns"] - r["startup_xruns"])
     print(f"\nload x{k} blocks; widths over time: {widths[::5]}\nreasons:\n  " + "\n  ".join(reasons)
           + f"\nxruns: player {s['xruns']} ({s['startup_xruns']} at start-up), no-work baseline "
           f"{b['xruns']} ({b['startup_xruns']} at start-up)\nplayer xruns at (s): "
@@ -121,8 +129,8 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
     assert during and max(during) < 8, f"never stepped down under load: {widths}"
     assert after and after[-1] == 8, f"did not come back to full width: {widths}"
     p_run, b_run = s["xruns"] - s["startup_xruns"], b["xruns"] - b["startup_xruns"]
-    # One run against one baseline run: the margin is the count's own noise, three standard
-    # deviations of a Poisson count of the baseline's size, plus 5 (on this machine the baseline
-    # alone went from 4 to 16 xruns in 15 s between runs minutes apart).
+    # The margin is the count's own noise, three standard deviations of a Poisson count of the
+    # baseline's size, plus 5 (on this machine the baseline alone went from 4 to 16 xruns in 15 s
+    # between runs minutes apart).
     assert p_run <= b_run + 3 * np.sqrt(b_run) + 5, (
         f"xruns after start-up: player {p_run}, baseline {b_run}")
