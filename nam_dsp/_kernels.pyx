@@ -79,8 +79,6 @@ cdef extern from *:
 DEF TILE = 16
 DEF CHUNK = 512
 
-TILE_FRAMES = TILE
-CHUNK_FRAMES = CHUNK
 
 # Activation codes (keep in step with nam_dsp.spec.ACTIVATION_CODES).
 DEF ACT_IDENTITY = 0
@@ -770,14 +768,6 @@ cdef class StreamKernel:
             else:
                 self._run(xp, yp, n, True)
         return ya
-
-    def run(self, cnp.ndarray x, cnp.ndarray y):
-        """Process ``x`` into ``y`` (both C-contiguous float32, same length; checked by the caller)."""
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-        cdef const float* xp = <const float*> cnp.PyArray_DATA(x)
-        cdef float* yp = <float*> cnp.PyArray_DATA(y)
-        with nogil:
-            self._run(xp, yp, n, True)
 
     def run_silence(self, Py_ssize_t n):
         """Feed n zeros and discard the output (prewarm)."""

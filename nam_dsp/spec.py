@@ -58,7 +58,6 @@ ACTIVATION_CODES = {
 # NAM Core prewarms in whole blocks of this many samples (its default maximum buffer size).
 PREWARM_BLOCK = 64
 GATING_MODES = ("none", "gated", "blended")
-GATING_CODES = {"none": 0, "gated": 1, "blended": 2}
 
 
 def _check_ratio(ratio) -> float:
@@ -457,7 +456,3 @@ def preset(name: str, seed: int = 0) -> WaveNetSpec:
     if name not in PRESETS:
         raise KeyError(f"unknown architecture {name!r}; known: {', '.join(PRESETS)}")
     return PRESETS[name](np.random.default_rng(seed))
-
-
-def dilations_of(spec: WaveNetSpec) -> Sequence[int]:
-    return [layer.dilation for arr in spec.arrays for layer in arr.layers]
