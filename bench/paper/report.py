@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 
 FULL_RUN = "python -m bench.paper --tones clean crunch lead rhythm --budget-minutes 30 --jobs 2"
@@ -84,7 +85,7 @@ def summary(results) -> list:
     cells = []
     for m, w in SUMMARY_COLUMNS:
         xs = [p["xrt_cpu"] for p in (_point(r, m, w) for r in results) if p is not None]
-        cells.append(f"{sorted(xs)[len(xs) // 2]:.0f}" if xs else "-")
+        cells.append(f"{statistics.median(xs):.0f}" if xs else "-")
     lines += ["| " + " | ".join(cells) + " |", ""]
     return lines
 
