@@ -589,13 +589,15 @@ cdef inline void ring_fill_rows(Ring* r, int row_from, int row_to, const float* 
 
 
 cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stream_stride,
-                      const float* head_in, const float* cond, Py_ssize_t n, bint need_residual,
-                      float* z, float* act) noexcept nogil:
+                      const float* head_in, const float* cond, int cond_rows, Py_ssize_t n,
+                      bint need_residual, float* z, float* act, float* zmix) noexcept nogil:
     """Run one layer array over n frames (n <= CHUNK), one pass per operation over the chunk.
 
     stream: input rows (in_size rows, `stream_stride` apart, frame 0 at index 0);
     head_in: previous array's head output (C rows, CHUNK+TILE apart) or NULL;
-    z, act: scratch of 2*C rows x n_pad frames.
+    cond: the input mixins' signal, cond_rows rows CHUNK+TILE apart (the raw input, or a
+    condition model's output channels);
+    z, act, zmix: scratch of 2*C rows x n_pad frames.
     """
     cdef int c = width
     cdef Py_ssize_t n_pad = round_up(n, TILE)
@@ -637,12 +639,25 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
         g = 1 if L.gating == GATE_NONE else 2
         last = j == a.n_layers - 1
         # z = dilated conv + bias + mixin; gate rows come from the second half of the weights.
-        conv_rows(z, n_pad, c, n_pad, L.w, a.channels * L.k_taps, c, L.k_taps, L.dil,
-                  h.data + h.pos, h.stride, L.b, L.m, cond, NULL, 0)
-        if g == 2:
-            conv_rows(z + half, n_pad, c, n_pad, L.w + a.channels * a.channels * L.k_taps,
-                      a.channels * L.k_taps, c, L.k_taps, L.dil, h.data + h.pos, h.stride,
-                      L.b + a.channels, L.m + a.channels, cond, NULL, 0)
+        if cond_rows == 1:
+            conv_rows(z, n_pad, c, n_pad, L.w, a.channels * L.k_taps, c, L.k_taps, L.dil,
+                      h.data + h.pos, h.stride, L.b, L.m, cond, NULL, 0)
+            if g == 2:
+                conv_rows(z + half, n_pad, c, n_pad, L.w + a.channels * a.channels * L.k_taps,
+                          a.channels * L.k_taps, c, L.k_taps, L.dil, h.data + h.pos, h.stride,
+                          L.b + a.channels, L.m + a.channels, cond, NULL, 0)
+        else:
+            # A multi-channel condition: its mixin is a 1x1 conv of its own, added in.
+            conv_rows(zmix, n_pad, c, n_pad, L.m, cond_rows, cond_rows, 1, 1, cond, wide,
+                      NULL, NULL, NULL, NULL, 0)
+            conv_rows(z, n_pad, c, n_pad, L.w, a.channels * L.k_taps, c, L.k_taps, L.dil,
+                      h.data + h.pos, h.stride, L.b, NULL, NULL, zmix, n_pad)
+            if g == 2:
+                conv_rows(zmix, n_pad, c, n_pad, L.m + a.channels * cond_rows, cond_rows, cond_rows,
+                          1, 1, cond, wide, NULL, NULL, NULL, NULL, 0)
+                conv_rows(z + half, n_pad, c, n_pad, L.w + a.channels * a.channels * L.k_taps,
+                          a.channels * L.k_taps, c, L.k_taps, L.dil, h.data + h.pos, h.stride,
+                          L.b + a.channels, NULL, NULL, zmix, n_pad)
         if g == 1 and L.act != ACT_SILU:
             # z is not needed after the activation: apply it in place.
             a_ptr = z
@@ -784,9 +799,14 @@ cdef class WaveNetKernel(StreamKernel):
     cdef ArrayK* arrays
     cdef int n_arrays
     cdef object _keep          # the numpy arrays whose memory the structs point into
-    cdef float* cond
+    cdef float* xin            # the sanitised input chunk
+    cdef float* cond           # the condition model's outputs (NULL without one)
+    cdef int cond_rows
+    cdef WaveNetKernel condition   # NAM's condition_dsp, or None
+    cdef bint has_condition
     cdef float* z
     cdef float* act
+    cdef float* zmix
     cdef float head_scale
     cdef public int width
     cdef public int pending_width   # 0: none; else applied at the start of the next block
@@ -859,7 +879,7 @@ cdef class WaveNetKernel(StreamKernel):
                 L.w = <const float*> cnp.PyArray_DATA(arr)
                 arr = ptr(sl.conv_bias)
                 L.b = <const float*> cnp.PyArray_DATA(arr)
-                arr = ptr(sl.mixin_weight[:, 0])
+                arr = ptr(sl.mixin_weight)   # (G*C, condition rows), row-major
                 L.m = <const float*> cnp.PyArray_DATA(arr)
                 if sl.layer1x1_weight is not None:
                     arr = ptr(sl.layer1x1_weight)
@@ -872,20 +892,51 @@ cdef class WaveNetKernel(StreamKernel):
                 self._ring(&L.hist, c, (sl.kernel_size - 1) * sl.dilation)
                 L.silence = self._alloc(c)
         self._keep = keep
-        self.cond = self._alloc(CHUNK + TILE)
+        self.has_condition = spec.condition is not None
+        self.condition = WaveNetKernel(spec.condition, spec.condition.full_width) if self.has_condition else None
+        self.cond_rows = spec.condition.output_channels if self.has_condition else 1
+        self.xin = self._alloc(CHUNK + TILE)
+        self.cond = self._alloc(self.cond_rows * (CHUNK + TILE)) if self.has_condition else NULL
         self.z = self._alloc(max_rows * (CHUNK + TILE))
         self.act = self._alloc(max_rows * (CHUNK + TILE))
+        self.zmix = self._alloc(max_rows * (CHUNK + TILE)) if self.has_condition else NULL
 
     cdef int _array_width(self, int ai) noexcept nogil:
         return self.width if (ai == 0 and self.slimmable) else self.arrays[ai].channels
 
-    cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count_nonfinite) noexcept nogil:
-        cdef Py_ssize_t done = 0, m, t
-        cdef int ai
+    cdef void _arrays(self, const float* x, Py_ssize_t m) noexcept nogil:
+        """Run every layer array over one sanitised chunk ``x`` of m frames (padded with zeros
+        to a whole tile); the output is left in the last array's ``head_out``."""
+        cdef int ai, r
+        cdef Py_ssize_t f, n_pad = round_up(m, TILE)
+        cdef Py_ssize_t wide = CHUNK + TILE
         cdef ArrayK* a
         cdef ArrayK* prev
+        cdef ArrayK* c_last
+        cdef float scale
+        cdef const float* cond = x   # the raw input feeds the mixins unless a condition model does
+        if self.has_condition:
+            cond = self.cond
+            self.condition._arrays(x, m)
+            c_last = &self.condition.arrays[self.condition.n_arrays - 1]
+            scale = self.condition.head_scale
+            for r in range(self.cond_rows):
+                for f in range(n_pad):
+                    self.cond[r * wide + f] = scale * c_last.head_out[r * wide + f]
+        for ai in range(self.n_arrays):
+            a = &self.arrays[ai]
+            if ai == 0:
+                array_chunk(a, self._array_width(0), x, 0, NULL, cond, self.cond_rows, m,
+                            self.n_arrays > 1, self.z, self.act, self.zmix)
+            else:
+                prev = &self.arrays[ai - 1]
+                array_chunk(a, self._array_width(ai), prev.residual, wide, prev.head_out, cond,
+                            self.cond_rows, m, ai < self.n_arrays - 1, self.z, self.act, self.zmix)
+
+    cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count_nonfinite) noexcept nogil:
+        cdef Py_ssize_t done = 0, m, t
+        cdef ArrayK* a = &self.arrays[self.n_arrays - 1]
         cdef float v
-        cdef Py_ssize_t wide = CHUNK + TILE
         cdef long long bad = 0
         while done < n:
             m = n - done
@@ -898,19 +949,10 @@ cdef class WaveNetKernel(StreamKernel):
                 if not isfinite(v):
                     v = 0.0
                     bad += 1
-                self.cond[t] = v
+                self.xin[t] = v
             for t in range(m, round_up(m, TILE)):
-                self.cond[t] = 0.0
-            for ai in range(self.n_arrays):
-                a = &self.arrays[ai]
-                if ai == 0:
-                    array_chunk(a, self._array_width(0), self.cond, 0, NULL, self.cond, m,
-                                self.n_arrays > 1, self.z, self.act)
-                else:
-                    prev = &self.arrays[ai - 1]
-                    array_chunk(a, self._array_width(ai), prev.residual, wide, prev.head_out, self.cond, m,
-                                ai < self.n_arrays - 1, self.z, self.act)
-            a = &self.arrays[self.n_arrays - 1]
+                self.xin[t] = 0.0
+            self._arrays(self.xin, m)
             if y != NULL:
                 for t in range(m):
                     y[done + t] = self.head_scale * a.head_out[t]
@@ -949,6 +991,8 @@ cdef class WaveNetKernel(StreamKernel):
                 r.pos = r.lookback
             memset(a.acc.data, 0, c * a.acc.stride * sizeof(float))
             a.acc.pos = a.acc.lookback
+        if self.has_condition:
+            self.condition.clear()
         self.nonfinite_count = 0
 
     def snapshot_silence(self):
@@ -981,6 +1025,8 @@ cdef class WaveNetKernel(StreamKernel):
                 for i in range(c):
                     rows[i] = np.asarray(<float[:r.stride]> (r.data + i * r.stride))[r.pos - r.lookback:r.pos]
                 out.append(rows)
+        if self.has_condition:
+            out += self.condition.state()
         return out
 
 

@@ -241,9 +241,6 @@ class _ArrayConfig:
         self.input_size = r.int_(r.key(la, "input_size", field), _f(field, "input_size"), 1, MAX_CHANNELS)
         self.condition_size = r.int_(r.key(la, "condition_size", field, 1), _f(field, "condition_size"),
                                      1, MAX_CHANNELS)
-        if self.condition_size != 1:
-            r.unsupported(_f(field, "condition_size"),
-                          f"condition_size {self.condition_size} (conditioning DSP) is not supported; only 1")
         self.channels = c = r.int_(r.key(la, "channels", field), _f(field, "channels"), 1, MAX_CHANNELS)
         self.dilations = [r.int_(d, f"{field}.dilations[{i}]", 1, MAX_DILATION)
                           for i, d in enumerate(r.list_(r.key(la, "dilations", field), _f(field, "dilations")))]
@@ -382,11 +379,30 @@ def _metadata(r: _Reader, d: dict, field: str) -> dict:
     return dict(r.obj(meta, _f(field, "metadata")))
 
 
-def _parse_wavenet(r: _Reader, d: dict, field: str) -> WaveNetSpec:
+def _parse_wavenet(r: _Reader, d: dict, field: str, depth: int = 0, outputs: int = 1) -> WaveNetSpec:
+    """``outputs``: the output channels expected (1 for a model, the mixin width for a condition model)."""
     config = r.obj(r.key(d, "config", field), _f(field, "config"))
     cfield = _f(field, "config")
+    condition = None
     if config.get("condition_dsp") is not None:
-        r.unsupported(_f(cfield, "condition_dsp"), "condition_dsp (a conditioning model) is not supported")
+        cd_field = _f(cfield, "condition_dsp")
+        cd = r.obj(config["condition_dsp"], cd_field)
+        if depth >= 1:
+            r.unsupported(cd_field, "a condition_dsp inside a condition_dsp is not supported")
+        _parse_version(r, cd, cd_field)
+        arch = r.str_(r.key(cd, "architecture", cd_field), _f(cd_field, "architecture"))
+        if arch != "WaveNet":
+            r.unsupported(_f(cd_field, "architecture"),
+                          f"only a WaveNet condition_dsp is supported, got {arch!r}")
+        raw = r.list_(r.key(r.obj(r.key(cd, "config", cd_field), _f(cd_field, "config")), "layers",
+                            _f(cd_field, "config")), _f(cd_field, "config.layers"))
+        last = r.obj(raw[-1], f"{cd_field}.config.layers[{len(raw) - 1}]") if raw else {}
+        head = last.get("head")
+        n_out = head.get("out_channels") if isinstance(head, dict) else last.get("head_size")
+        n_out = r.int_(n_out, f"{cd_field}.config.layers[{len(raw) - 1}].head_size", 1, MAX_CHANNELS)
+        condition = _parse_wavenet(r, cd, cd_field, depth + 1, outputs=n_out)
+        if condition.sample_rate != _sample_rate(r, d, field)[0]:
+            r.fail(_f(cd_field, "sample_rate"), "the condition model must run at the model's rate")
     if config.get("head") is not None:
         r.unsupported(_f(cfield, "head"), "a top-level WaveNet head is not supported (expected null)")
     raw_layers = r.list_(r.key(config, "layers", cfield), _f(cfield, "layers"))
@@ -403,12 +419,18 @@ def _parse_wavenet(r: _Reader, d: dict, field: str) -> WaveNetSpec:
                    f"expected {cur.channels} (the next array's channels), got {prev.head_size}")
     if arrays[0].input_size != 1:
         r.unsupported(f"{cfield}.layers[0].input_size", f"only 1 input channel is supported, got {arrays[0].input_size}")
-    if arrays[-1].head_size != 1:
+    if arrays[-1].head_size != outputs:
         r.unsupported(f"{cfield}.layers[{len(arrays) - 1}].head_size",
-                      f"only 1 output channel is supported, got {arrays[-1].head_size}")
+                      f"expected {outputs} output channel(s), got {arrays[-1].head_size}")
+    cond_channels = 1 if condition is None else condition.output_channels
+    for i, a in enumerate(arrays):
+        if a.condition_size != cond_channels:
+            what = "the condition_dsp's output channels" if condition is not None else "the raw input"
+            r.unsupported(f"{cfield}.layers[{i}].condition_size",
+                          f"expected {cond_channels} ({what}), got {a.condition_size}")
     if any(a.allowed_widths is not None for a in arrays) and len(arrays) != 1:
         r.unsupported(_f(cfield, "layers"), "slimmable WaveNets with more than one layer array are not supported")
-    rf = 1 + sum(a.lookback for a in arrays)
+    rf = 1 + sum(a.lookback for a in arrays) + (0 if condition is None else condition.receptive_field - 1)
     if rf > MAX_RECEPTIVE_FIELD:
         r.fail(_f(cfield, "layers"), f"receptive field {rf} exceeds the limit of {MAX_RECEPTIVE_FIELD} samples")
     if sum(a.state_floats() for a in arrays) > MAX_STATE_FLOATS:
@@ -426,7 +448,7 @@ def _parse_wavenet(r: _Reader, d: dict, field: str) -> WaveNetSpec:
     legacy = all("head" not in la or la.get("head") is None for la in raw_layers) and all(
         "kernel_sizes" not in la for la in raw_layers)
     return WaveNetSpec(arrays=built, head_scale=head_scale, sample_rate=rate, metadata=_metadata(r, d, field),
-                       version=_parse_version(r, d, field), legacy_keys=legacy)
+                       version=_parse_version(r, d, field), legacy_keys=legacy, condition=condition)
 
 
 def _parse_lstm(r: _Reader, d: dict, field: str) -> LSTMSpec:
@@ -644,7 +666,8 @@ def to_dict(spec, form: str = "auto") -> dict:
     version = spec.version if legacy else "0.7.0"
     return {"version": version, "metadata": spec.metadata, "architecture": "WaveNet",
             "config": {"layers": [_layer_array_json(a, legacy) for a in spec.arrays], "head": None,
-                       "head_scale": float(spec.head_scale)},
+                       "head_scale": float(spec.head_scale),
+                       **({} if spec.condition is None else {"condition_dsp": to_dict(spec.condition, form)})},
             "weights": _flat(spec.parameters() + [np.array([spec.head_scale])]),
             "sample_rate": spec.sample_rate}
 

@@ -56,16 +56,12 @@ def causal_conv(h: np.ndarray, weight: np.ndarray, dilation: int) -> np.ndarray:
     return out
 
 
-def wavenet_forward(spec: WaveNetSpec, x: np.ndarray, prewarm: bool = True) -> np.ndarray:
-    """Run a whole signal through a WaveNet; float64 output.
-
-    With ``prewarm`` the model first sees one receptive field of zeros, as NAM Core's reset does;
-    the internal streams of a biased model are not zero on silence, so this is not the same as
-    zero-padding each layer. Without it, every layer starts from zero history.
-    """
+def _wavenet(spec: WaveNetSpec, x: np.ndarray, prewarm: bool) -> np.ndarray:
     pad = spec.receptive_field if prewarm else 0
-    cond = np.concatenate([np.zeros(pad), np.asarray(x, dtype=np.float64)])[None, :]
-    stream = cond
+    signal = np.concatenate([np.zeros(pad), np.asarray(x, dtype=np.float64)])[None, :]
+    stream = signal
+    # The layers' input mixins read the raw input, or a condition model's output channels.
+    cond = signal if spec.condition is None else wavenet_channels(spec.condition, signal[0])
     head_in = None
     for arr in spec.arrays:
         h = arr.rechannel_weight.astype(np.float64) @ stream
@@ -89,7 +85,27 @@ def wavenet_forward(spec: WaveNetSpec, x: np.ndarray, prewarm: bool = True) -> n
         if arr.head_bias is not None:
             head += arr.head_bias[:, None]
         stream, head_in = h, head
-    return spec.head_scale * head_in[0, pad:]
+    return spec.head_scale * head_in[:, pad:]
+
+
+def wavenet_channels(spec: WaveNetSpec, x: np.ndarray) -> np.ndarray:
+    """Every output channel of a WaveNet over ``x`` from zero history, no prewarm: (channels, T)."""
+    return wavenet_forward_all(spec, x, prewarm=False)
+
+
+def wavenet_forward_all(spec: WaveNetSpec, x: np.ndarray, prewarm: bool = True) -> np.ndarray:
+    """All output channels, (channels, T); see :func:`wavenet_forward`."""
+    return _wavenet(spec, x, prewarm)
+
+
+def wavenet_forward(spec: WaveNetSpec, x: np.ndarray, prewarm: bool = True) -> np.ndarray:
+    """Run a whole signal through a WaveNet; float64 output.
+
+    With ``prewarm`` the model first sees one receptive field of zeros, as NAM Core's reset does;
+    the internal streams of a biased model are not zero on silence, so this is not the same as
+    zero-padding each layer. Without it, every layer starts from zero history.
+    """
+    return _wavenet(spec, x, prewarm)[0]
 
 
 def lstm_forward(spec: LSTMSpec, x: np.ndarray, prewarm: int | None = None) -> np.ndarray:

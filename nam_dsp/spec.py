@@ -141,6 +141,9 @@ class WaveNetSpec:
     version: str = "0.7.0"
     # How the file spelled it; used only to save in the same form.
     legacy_keys: bool = False
+    # NAM's condition_dsp: a WaveNet run on the input whose output channels (not the raw input)
+    # feed every layer's input mixin. The first array's rechannel still reads the raw input.
+    condition: Optional["WaveNetSpec"] = None
 
     architecture = "WaveNet"
 
@@ -150,7 +153,12 @@ class WaveNetSpec:
 
     @property
     def receptive_field(self) -> int:
-        return 1 + sum(a.receptive_field for a in self.arrays)
+        own = 1 + sum(a.receptive_field for a in self.arrays)
+        return own if self.condition is None else own + self.condition.receptive_field - 1
+
+    @property
+    def output_channels(self) -> int:
+        return self.arrays[-1].head_size
 
     @property
     def channels(self) -> int:
@@ -203,6 +211,8 @@ class WaveNetSpec:
                 if layer.layer1x1_weight is not None:
                     total += c * b
             total += arr.head_size * b * arr.head_kernel_size
+        if self.condition is not None:
+            total += self.condition.macs_per_sample()
         return total
 
     def sliced(self, width: int) -> "WaveNetSpec":
@@ -250,6 +260,7 @@ class WaveNetSpec:
 
     @property
     def num_weights(self) -> int:
+        """The length of the file's ``weights`` list (the condition model has its own list)."""
         return sum(p.size for p in self.parameters()) + 1
 
 

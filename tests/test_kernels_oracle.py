@@ -142,6 +142,33 @@ def test_chunk_boundaries_match_the_oracle(block, signal):
     assert rel_rms(y, reference.forward(spec, x)) <= TOLERANCE
 
 
+def _condition_model(rng, channels_out, gating="none") -> WaveNetSpec:
+    arr = make_layer_array(rng, input_size=1, channels=3, head_size=channels_out, kernel_sizes=[3, 3],
+                           dilations=[1, 4], gating=gating, head_bias=True)
+    return WaveNetSpec(arrays=[arr], head_scale=0.5)
+
+
+@pytest.mark.parametrize("gating,cond_out,n_arrays", [("none", 3, 2), ("gated", 2, 1), ("none", 1, 1)])
+def test_a_condition_model_feeding_the_mixins_matches_the_oracle(gating, cond_out, n_arrays, signal):
+    """NAM's condition_dsp: a WaveNet whose output channels feed every layer's input mixin."""
+    rng = np.random.default_rng(5)
+    cond = _condition_model(rng, cond_out)
+    sizes = [(1, 4, 3 if n_arrays > 1 else 1), (4, 3, 1)][:n_arrays]
+    arrays = [make_layer_array(rng, input_size=i, channels=c, head_size=h, kernel_sizes=[3, 2],
+                               dilations=[2, 8], gating=gating, head_bias=True, condition_size=cond_out)
+              for i, c, h in sizes]
+    spec = WaveNetSpec(arrays=arrays, head_scale=0.3, condition=cond)
+    assert spec.receptive_field == 1 + sum(a.receptive_field for a in arrays) + cond.receptive_field - 1
+    y = nam_dsp.render(nam_dsp.from_spec(spec), signal, block_size=37)
+    oracle = reference.forward(spec, signal)
+    assert np.std(oracle) > 0
+    assert rel_rms(y, oracle) <= TOLERANCE
+    assert np.array_equal(y, nam_dsp.render(nam_dsp.from_spec(spec), signal))
+    # The file form round-trips, condition model included.
+    again = nam_dsp.nam_file.loads(nam_dsp.nam_file.dumps(spec, form="0.7"))
+    assert np.array_equal(nam_dsp.render(nam_dsp.from_spec(again), signal), nam_dsp.render(nam_dsp.from_spec(spec), signal))
+
+
 # ---------------------------------------------------------------------------------------------
 # The engine's tanh over the whole float32 range
 # ---------------------------------------------------------------------------------------------

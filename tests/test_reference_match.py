@@ -30,7 +30,6 @@ TOLERANCE = 1e-5
 # Files that are valid NAM but use features the engine does not run: loading must say so.
 UNSUPPORTED = {
     "wavenet_a2_max": ("condition_dsp", "FiLM", "film", "groups", "head1x1"),
-    "wavenet_condition_dsp": ("condition_dsp",),
 }
 
 # Known float32 accumulation differences above the bar (kernel owner's issue 2). The container
