@@ -196,8 +196,9 @@ def draw(ax, result, small=False) -> None:
         marker, colour = STYLE[m]
         ax.plot([p["xrt_cpu"]], [p["esr"]], marker, color=colour, ms=13 if marker == "*" else 9,
                 ls="none", label=d["label"], zorder=4, markeredgecolor="black", markeredgewidth=0.6)
-        ax.annotate(d["label"], (p["xrt_cpu"], p["esr"]), xytext=(7, -12), textcoords="offset points",
-                    fontsize=9, color=colour)
+        above = m == "a1-nano-paper"  # it sits between dedicated w2 and w4: label it from above
+        ax.annotate(d["label"], (p["xrt_cpu"], p["esr"]), xytext=(0, 9) if above else (7, -12),
+                    textcoords="offset points", ha="center" if above else "left", fontsize=9, color=colour)
     flat = [(p["xrt_cpu"], p["esr"]) for d in models.values() for p in d["points"]]
     front = sorted((flat[i] for i in _front_indices(flat)), key=lambda q: -q[0])
     if len(front) > 1:
