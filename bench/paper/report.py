@@ -105,7 +105,7 @@ def markdown(results: list, settings, command: str) -> str:
     budgets = sorted({r["budget"]["cpu_minutes_per_model"] for r in results})
     if budgets and max(budgets) < 30:
         lines += [f"**Short-budget results: {', '.join(f'{b:g}' for b in budgets)} CPU-minute(s) of training per "
-                  "model**, far below the paper's tens of minutes: the models are under-trained and their ranking "
+                  "model**, far below the 30 CPU-minutes planned for the full run: the models are under-trained and their ranking "
                   "can change with more training. The full run (30 CPU-minutes per model, 4 tones x 6 models = "
                   "12 CPU-hours, about 6.5 hours on 2 idle cores with `--jobs 2`, ~13 hours with `--jobs 1`) "
                   "resumes from the cache with:", "", f"    {FULL_RUN}", ""]
