@@ -6,7 +6,7 @@ Trains on ``../shared/data/tones/dry.flac`` -> ``wet_<tone>.flac`` with ``split.
 ``bench/results/training/<tone>.json``: validation ESR at widths 1..8 next to the figures NAM's own
 trainer reached on this machine in the same budget (``../shared/data/README.md``), the exact
 command, seconds and steps. The model goes to ``/tmp/nam_dsp_train_<tone>.nam`` (not the repo).
-Extra arguments after ``--`` go to ``nam-dsp train``.
+Other arguments (e.g. ``--schedule sandwich``) go to ``nam-dsp train``.
 """
 
 import argparse
@@ -41,8 +41,8 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "training"))
     ap.add_argument("--tag", default="")
-    ap.add_argument("extra", nargs="*")
-    a = ap.parse_args()
+    a, extra = ap.parse_known_args()
+    a.extra = [e for e in extra if e != "--"]
     tones = os.path.join(SHARED, "tones")
     if not os.path.isdir(tones):
         sys.exit(f"{tones} is missing: the shared tones are needed for this benchmark")
