@@ -13,6 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nam_dsp
+
+try:  # installed (pip install -e .): training/ is the package nam_dsp.training
+    import nam_dsp.training  # noqa: F401
+except ImportError:  # a source tree without an install: find it beside nam_dsp/
+    nam_dsp.__path__.append(str(Path(__file__).resolve().parents[1]))
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GUITAR_DI = "audio/di/guitar_di_10s.wav"
 

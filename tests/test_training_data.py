@@ -2,17 +2,10 @@
 
 import json
 import os
-import warnings
 
 import numpy as np
 import pytest
 import soundfile as sf
-
-try:
-    import nam_dsp.training  # noqa: F401
-except ImportError:  # source tree without pip install -e
-    import nam_dsp
-    nam_dsp.__path__.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nam_dsp.errors import AudioFileError
 from nam_dsp.training import data

@@ -7,11 +7,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-try:
-    import nam_dsp.training  # noqa: F401
-except ImportError:  # source tree without pip install -e
-    import nam_dsp
-    nam_dsp.__path__.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nam_dsp
 from nam_dsp.nam_file import to_dict

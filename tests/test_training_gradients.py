@@ -10,12 +10,6 @@ calculus, not an average over a kink. The bar is a relative error <= 1e-6.
 import numpy as np
 import pytest
 
-try:
-    import nam_dsp.training  # noqa: F401  (installed: pip install -e .)
-except ImportError:  # running from a source tree without an install
-    import os
-    import nam_dsp
-    nam_dsp.__path__.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nam_dsp.spec import Activation, WaveNetSpec, make_layer_array
 from nam_dsp.training import losses
