@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 import tracemalloc
 from pathlib import Path

@@ -10,7 +10,7 @@ import pytest
 
 import nam_dsp
 from nam_dsp.realtime.meters import BlockRing, CallbackStats
-from nam_dsp.realtime.switcher import FADE, IDLE, WidthSwitcher, fade_ramp, render_with_switches
+from nam_dsp.realtime.switcher import IDLE, WidthSwitcher, fade_ramp, render_with_switches
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,11 @@ Parameters live in one flat vector ``theta`` in NAM's file order (``spec.paramet
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
-from nam_dsp.spec import LayerArray, WaveNetSpec
+from nam_dsp.spec import WaveNetSpec
 
 __all__ = ["GradNet", "act_forward", "act_backward"]
 

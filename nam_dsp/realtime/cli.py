@@ -13,7 +13,6 @@ import os
 import select
 import signal
 import sys
-import time
 
 KEYS_HELP = "<-/-: narrower  ->/+: wider  1-9: width  a: auto  b: bypass  q: quit"
 

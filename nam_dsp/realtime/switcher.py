@@ -34,7 +34,6 @@ its catch-up and fade, ``transition_blocks`` blocks in all.
 from __future__ import annotations
 
 import array
-import math
 import threading
 from typing import Optional, Sequence
 
