@@ -164,3 +164,11 @@ def test_examples_cover_receptive_field_plus_segment():
     assert x.shape == (3, 30 + 256) and y.shape == (3, 256)
     # the target of an example is the wet at the example's last 256 input positions
     np.testing.assert_array_equal(y, -x[:, 30:])
+
+
+def test_xcorr_latency_finds_a_polarity_inverting_device():
+    from nam_dsp.training.data import xcorr_latency
+    rng = np.random.default_rng(3)
+    dry = rng.standard_normal(20000)
+    wet = -np.tanh(3 * np.concatenate([np.zeros(12), dry[:-12]]))  # inverted, 12 samples late
+    assert xcorr_latency(dry, wet, max_lag=500) == 12

@@ -84,7 +84,9 @@ def xcorr_latency(dry: np.ndarray, wet: np.ndarray, max_lag: int) -> int:
 
     Differencing whitens the spectrum a little: a held guitar note is nearly periodic and its raw
     cross-correlation has many peaks of almost equal height one period apart (on the egfx_a RAT
-    pair the raw peak is at 803 samples, the true lag is 27).
+    pair the raw peak is at 803 samples, the true lag is 27). The peak is taken in magnitude: a
+    device that inverts polarity (the ampprofiling pair does) correlates negatively at its true
+    lag.
     """
     n = min(dry.size, wet.size)
     a, b = np.diff(dry[:n]), np.diff(wet[:n])
@@ -93,7 +95,7 @@ def xcorr_latency(dry: np.ndarray, wet: np.ndarray, max_lag: int) -> int:
     corr = np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)
     lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
     values = np.concatenate([corr[:max_lag + 1], corr[size - max_lag:]])
-    return int(lags[int(np.argmax(values))])
+    return int(lags[int(np.argmax(np.abs(values)))])
 
 
 def find_blips(dry: np.ndarray, rate: int, max_blips: int = 8) -> np.ndarray:
