@@ -65,7 +65,9 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
     extra blocks inside the callback (a load that, like the model, shrinks with the width):
     ramping from 0 at 1.5 s to LOAD of the deadline (at full width) at 4 s, on until 8 s."""
     from nam_dsp.realtime.player import Player
-    period, seconds = 256, 15.0
+    # 20 s: a step down confirmed as late as 8 s needs ~3 s of hold plus ~1 s per width to climb
+    # back from width 3 to 8 (15 s was measured too short once).
+    period, seconds = 256, 20.0
     ramp_from, ramp_to, load_to = 1.5, 4.0, 8.0
     spec = nam_dsp.preset("slimmable-paper")
     def no_work_baseline():
