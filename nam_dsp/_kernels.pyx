@@ -717,6 +717,7 @@ cdef class StreamKernel:
     point and the silence feed used for prewarm. Subclasses implement ``_run``."""
     cdef list _blocks           # addresses of posix_memalign'ed blocks, freed on dealloc
     cdef public long long nonfinite_count
+    cdef public long long nonfinite_output_count
 
     def __cinit__(self):
         self._blocks = []
@@ -749,6 +750,29 @@ cdef class StreamKernel:
         """Hook run with the GIL before each block (e.g. to apply a requested width)."""
         return 0
 
+    cdef void _restore_silence(self) noexcept nogil:
+        """Put the state back to its prewarmed silence (after the model's own arithmetic overflowed)."""
+        pass
+
+    cdef void _guard_output(self, float* y, Py_ssize_t n) noexcept nogil:
+        """Replace non-finite output samples by 0, count them, and restore the state to silence.
+
+        Input is sanitised before it enters the state, so a non-finite output can only come from
+        the model's own float32 arithmetic overflowing (a legal file with absurd weights, or an
+        absurdly loud finite input through an unbounded activation). Zeros are what a host can
+        play safely; restoring silence keeps the overflow from living on in the histories.
+        """
+        cdef Py_ssize_t t
+        cdef long long bad = 0
+        for t in range(n):
+            bad += not isfinite(y[t])
+        if bad:
+            for t in range(n):
+                if not isfinite(y[t]):
+                    y[t] = 0.0
+            self.nonfinite_output_count += bad
+            self._restore_silence()
+
     def process(self, x, out=None, bint release_gil=True):
         """Process the next block of the stream and return its output.
 
@@ -780,8 +804,10 @@ cdef class StreamKernel:
             if release_gil:
                 with nogil:
                     self._run(xp, yp, n, True)
+                    self._guard_output(yp, n)
             else:
                 self._run(xp, yp, n, True)
+                self._guard_output(yp, n)
         return ya
 
     def run_silence(self, Py_ssize_t n):
@@ -995,6 +1021,17 @@ cdef class WaveNetKernel(StreamKernel):
             self.condition.clear()
         self.nonfinite_count = 0
 
+    cdef void _restore_silence(self) noexcept nogil:
+        cdef int ai, j
+        cdef ArrayK* a
+        for ai in range(self.n_arrays):
+            a = &self.arrays[ai]
+            for j in range(a.n_layers):
+                ring_fill_rows(&a.layers[j].hist, 0, a.channels, a.layers[j].silence)
+            ring_fill_rows(&a.acc, 0, a.channels, a.acc_silence)
+        if self.has_condition:
+            self.condition._restore_silence()
+
     def snapshot_silence(self):
         """Record each history row's current (steady, after prewarm) value as its silence value."""
         cdef int ai, j, i, c
@@ -1009,6 +1046,8 @@ cdef class WaveNetKernel(StreamKernel):
                     L.silence[i] = L.hist.data[i * L.hist.stride + L.hist.pos - 1] if L.hist.pos > 0 else 0.0
             for i in range(c):
                 a.acc_silence[i] = a.acc.data[i * a.acc.stride + a.acc.pos - 1] if a.acc.pos > 0 else 0.0
+        if self.has_condition:
+            self.condition.snapshot_silence()
 
     def state(self):
         """A copy of every history window (for tests: 'split == one-shot, state included')."""

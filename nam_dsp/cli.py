@@ -247,6 +247,9 @@ def cmd_render(args) -> int:
           f"(32-bit float WAV, {data.shape[0]} samples): {speed}")
     if model.nonfinite_count:
         _notice(f"{model.nonfinite_count} non-finite input samples were treated as 0")
+    if model.nonfinite_output_count:
+        _notice(f"{model.nonfinite_output_count} output samples overflowed float32 inside the model "
+                "and were written as 0 (the model's state was restored to silence each time)")
     return 0
 
 

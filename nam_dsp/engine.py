@@ -6,7 +6,9 @@ partition of a signal into blocks is bit-identical to processing it in one call.
 starts a new stream from silence ("prewarm", as NAM Core does).
 
 Non-finite input samples (NaN, +-inf) are treated as 0.0 and counted in
-:attr:`Model.nonfinite_count`; they never reach the model's state.
+:attr:`Model.nonfinite_count`; they never reach the model's state. A non-finite *output* sample
+(the model's own arithmetic overflowing float32) is replaced by 0.0 and counted in
+:attr:`Model.nonfinite_output_count`, and the state is restored to silence.
 """
 
 from __future__ import annotations
@@ -81,6 +83,17 @@ class Model:
     def nonfinite_count(self) -> int:
         """How many non-finite input samples were replaced by 0 since the last reset."""
         return int(self._kernel.nonfinite_count)
+
+    @property
+    def nonfinite_output_count(self) -> int:
+        """How many output samples came out non-finite and were replaced by 0 since the last reset.
+
+        Only the model's own float32 arithmetic can produce them (inputs are sanitised): a file
+        with absurd weights, or an absurdly loud input through an unbounded activation. When it
+        happens the state is restored to silence at the end of that block, so the overflow does
+        not live on in the histories.
+        """
+        return int(self._kernel.nonfinite_output_count)
 
     # -- width ----------------------------------------------------------------------------------
     @property
@@ -174,6 +187,7 @@ class WaveNetModel(Model):
             k.width = width
             k.run_silence(self.receptive_field)
         k.nonfinite_count = 0
+        k.nonfinite_output_count = 0
 
     def state(self) -> list:
         """A copy of the visible history of every layer (for tests and debugging)."""
@@ -194,6 +208,7 @@ class LSTMModel(Model):
         self._kernel.load_initial_state()
         self._kernel.run_silence(self.spec.prewarm_samples_rounded)
         self._kernel.nonfinite_count = 0
+        self._kernel.nonfinite_output_count = 0
 
     def state(self) -> list:
         return self._kernel.state()
@@ -211,6 +226,7 @@ class LinearModel(Model):
     def reset(self) -> None:
         self._kernel.clear()
         self._kernel.nonfinite_count = 0
+        self._kernel.nonfinite_output_count = 0
 
     def state(self) -> list:
         """The input history window (for tests and debugging)."""
@@ -290,11 +306,16 @@ class ContainerModel(Model):
         self.active.reset()
         for model in self.submodels:
             model._kernel.nonfinite_count = 0
+            model._kernel.nonfinite_output_count = 0
         self._nonfinite_before = 0
 
     @property
     def nonfinite_count(self) -> int:
         return self._nonfinite_before + sum(m.nonfinite_count for m in self.submodels)
+
+    @property
+    def nonfinite_output_count(self) -> int:
+        return sum(m.nonfinite_output_count for m in self.submodels)
 
     def state(self) -> list:
         """The active submodel's index and state, and the container's input window."""
