@@ -25,6 +25,7 @@ from typing import Optional
 
 import numpy as np
 
+from nam_dsp import reference
 from nam_dsp.spec import WaveNetSpec
 
 __all__ = ["GradNet", "act_forward", "act_backward"]
@@ -34,28 +35,9 @@ __all__ = ["GradNet", "act_forward", "act_backward"]
 # Activations and their derivatives (dA/dZ), elementwise.
 # ---------------------------------------------------------------------------------------------
 
-def act_forward(name: str, param: float, z: np.ndarray) -> np.ndarray:
-    if name in ("Tanh", "Fasttanh"):
-        return np.tanh(z)
-    if name == "ReLU":
-        return np.maximum(z, 0)
-    if name == "LeakyReLU":
-        return np.where(z >= 0, z, z * z.dtype.type(param))
-    if name == "Sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
-    if name == "Hardtanh":
-        return np.clip(z, -1.0, 1.0)
-    if name in ("LeakyHardtanh", "LeakyHardTanh"):
-        return np.where(z > 1, 1 + param * (z - 1), np.where(z < -1, -1 + param * (z + 1), z))
-    if name == "Softsign":
-        return z / (1.0 + np.abs(z))
-    if name in ("SiLU", "Swish"):
-        return z / (1.0 + np.exp(-z))
-    if name == "Hardswish":
-        return z * np.clip(z + 3.0, 0.0, 6.0) / 6.0
-    if name == "Identity":
-        return z
-    raise ValueError(f"unknown activation {name!r}")
+#: The activation itself is the engine's oracle: one definition of what each name computes.
+#: It keeps the dtype of ``z`` (a Python-float parameter does not promote float32).
+act_forward = reference.activation
 
 
 def act_backward(name: str, param: float, z: np.ndarray, a: np.ndarray) -> np.ndarray:
