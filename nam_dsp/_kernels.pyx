@@ -25,7 +25,7 @@ so the register blocking is explicit; elementwise loops are written for the auto
 
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memmove, memset
-from libc.math cimport tanh, exp, fabsf, copysignf, isfinite
+from libc.math cimport fabsf, copysignf, isfinite
 from libc.stdint cimport int32_t
 cimport numpy as cnp
 import numpy as np
@@ -1070,60 +1070,231 @@ cdef class WaveNetKernel(StreamKernel):
 
 
 # ---------------------------------------------------------------------------------------------
-# LSTM: sequential per sample; gates computed as one matrix-vector product per layer.
+# LSTM: sequential per sample, in float32 with NAM Core's operation order (see LSTMKernel).
 # ---------------------------------------------------------------------------------------------
 
-cdef inline double sigmoid_d(double x) noexcept nogil:
-    return 1.0 / (1.0 + exp(-x))
+# The arithmetic is C, compiled without floating-point contraction: setup.py builds with
+# -ffp-contract=fast and -march=native, under which GCC fuses a*b + c into one FMA (one rounding)
+# where NAM Core's build rounds twice. The order of every operation below is load-bearing.
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <string.h>
+    #if defined(__clang__)
+    #  define ND_LSTM_FN static
+    #  define ND_LSTM_NOCONTRACT _Pragma("clang fp contract(off)")
+    #elif defined(__GNUC__)
+    #  define ND_LSTM_FN static __attribute__((optimize("fp-contract=off"), noinline))
+    #  define ND_LSTM_NOCONTRACT
+    #else
+    #  define ND_LSTM_FN static
+    #  define ND_LSTM_NOCONTRACT
+    #endif
+    #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__SSE__) || defined(_MSC_VER))
+    #  include <xmmintrin.h>
+    #  define ND_LSTM_SSE 1
+    typedef __m128 (*nd_lstm_v4)(__m128);
+    /* glibc's libmvec 4-lane expf / tanhf (set by nd_lstm_set_vector_math), or NULL. */
+    static nd_lstm_v4 nd_lstm_vexpf = NULL, nd_lstm_vtanhf = NULL;
+    #else
+    #  define ND_LSTM_SSE 0
+    #endif
+
+    static int nd_lstm_set_vector_math(size_t vexpf, size_t vtanhf) {
+    #if ND_LSTM_SSE
+        nd_lstm_vexpf = (nd_lstm_v4) vexpf;
+        nd_lstm_vtanhf = (nd_lstm_v4) vtanhf;
+        return vexpf != 0 && vtanhf != 0;
+    #else
+        (void) vexpf; (void) vtanhf;
+        return 0;
+    #endif
+    }
+
+    #if ND_LSTM_SSE
+    /* sigmoid on 4 lanes as GCC -Ofast vectorises 1.0f / (1.0f + expf(-x)): libmvec expf, then
+       the division as RCPPS and one Newton step, 2*r - (r*d)*r (each product rounded). */
+    ND_LSTM_FN __m128 nd_lstm_vsigmoid(__m128 x) {
+        ND_LSTM_NOCONTRACT
+        __m128 d = _mm_add_ps(_mm_set1_ps(1.0f), nd_lstm_vexpf(_mm_sub_ps(_mm_setzero_ps(), x)));
+        __m128 r = _mm_rcp_ps(d);
+        __m128 e = _mm_mul_ps(r, _mm_mul_ps(r, d));
+        return _mm_sub_ps(_mm_add_ps(r, r), e);
+    }
+    #endif
+
+    /* One LSTM cell step. xh = [input (n_in), h (H)] is updated in place, c too.
+       w: (in+H) columns of 4H gate rows each (column-major), gates i, f, g, o. */
+    ND_LSTM_FN void nd_lstm_cell(const float* w, const float* b, float* xh, float* c, float* g,
+                                 int n_in, int H) {
+        ND_LSTM_NOCONTRACT
+        const int rows = 4 * H, cols = n_in + H;
+        int r, j, i = 0;
+        float* h = xh + n_in;
+        /* Eigen's column-major GEMV: per row, products summed column by column from 0, then
+           the bias added (NAM Core: _ifgo = _w * _xh, then += _b). */
+        for (r = 0; r < rows; r++) g[r] = 0.0f;
+        for (j = 0; j < cols; j++) {
+            const float* wj = w + (size_t) j * rows;
+            const float xj = xh[j];
+            for (r = 0; r < rows; r++) {
+                float p = wj[r] * xj;
+                g[r] = g[r] + p;
+            }
+        }
+        for (r = 0; r < rows; r++) g[r] = g[r] + b[r];
+    #if ND_LSTM_SSE
+        /* NAM Core's elementwise loops, vectorised 4 wide: whole groups of 4 hidden units. */
+        if (nd_lstm_vexpf != NULL && nd_lstm_vtanhf != NULL) {
+            for (i = 0; i + 4 <= H; i += 4) {
+                __m128 sf = nd_lstm_vsigmoid(_mm_loadu_ps(g + H + i));
+                __m128 si = nd_lstm_vsigmoid(_mm_loadu_ps(g + i));
+                __m128 tg = nd_lstm_vtanhf(_mm_loadu_ps(g + 2 * H + i));
+                __m128 cv = _mm_add_ps(_mm_mul_ps(sf, _mm_loadu_ps(c + i)), _mm_mul_ps(si, tg));
+                _mm_storeu_ps(c + i, cv);
+            }
+            for (i = 0; i + 4 <= H; i += 4) {
+                __m128 so = nd_lstm_vsigmoid(_mm_loadu_ps(g + 3 * H + i));
+                _mm_storeu_ps(h + i, _mm_mul_ps(so, nd_lstm_vtanhf(_mm_loadu_ps(c + i))));
+            }
+        }
+    #endif
+        /* The remaining units (all of them without libmvec): scalar libm. */
+        for (j = i; j < H; j++) {
+            float sf = 1.0f / (1.0f + expf(-g[H + j]));
+            float si = 1.0f / (1.0f + expf(-g[j]));
+            float a = sf * c[j];
+            float bb = si * tanhf(g[2 * H + j]);
+            c[j] = a + bb;
+        }
+        for (j = i; j < H; j++) {
+            float so = 1.0f / (1.0f + expf(-g[3 * H + j]));
+            h[j] = so * tanhf(c[j]);
+        }
+    }
+
+    /* The head, w . h + bias, summed as GCC -Ofast vectorises Eigen's scalar dot loop
+       (res = p[0]; res += p[k], k = 1..H-1): 4 lane sums over k = 1 .. 4m, reduced as
+       (l0 + l2) + (l1 + l3) and added to p[0], then the remaining k in order. */
+    ND_LSTM_FN float nd_lstm_head(const float* w, const float* h, float bias, int H) {
+        ND_LSTM_NOCONTRACT
+        float res = w[0] * h[0];
+        int k = 1, l;
+        if (H - 1 >= 4) {
+            float lane[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (; k + 4 <= H; k += 4)
+                for (l = 0; l < 4; l++) {
+                    float p = w[k + l] * h[k + l];
+                    lane[l] = lane[l] + p;
+                }
+            res = res + ((lane[0] + lane[2]) + (lane[1] + lane[3]));
+        }
+        for (; k < H; k++) {
+            float p = w[k] * h[k];
+            res = res + p;
+        }
+        return res + bias;
+    }
+    """
+    int nd_lstm_set_vector_math(size_t vexpf, size_t vtanhf) noexcept nogil
+    void nd_lstm_cell(const float* w, const float* b, float* xh, float* c, float* g, int n_in,
+                      int H) noexcept nogil
+    float nd_lstm_head(const float* w, const float* h, float bias, int H) noexcept nogil
+
+
+_LIBMVEC = None  # the loaded library (kept alive) once looked up
+_LSTM_VECTOR_MATH = None  # True when NAM Core's vectorised expf / tanhf are in use
+
+
+def lstm_vector_math() -> bool:
+    """Whether the LSTM runs NAM Core's vectorised expf / tanhf (glibc libmvec, x86-64).
+
+    Without them (another C library, another CPU architecture) every unit uses scalar libm and
+    an LSTM with 4 or more hidden units no longer reproduces NAM Core's rounding bit for bit.
+    """
+    global _LIBMVEC, _LSTM_VECTOR_MATH
+    if _LSTM_VECTOR_MATH is None:
+        vexpf = vtanhf = 0
+        try:
+            import ctypes
+            lib = ctypes.CDLL("libmvec.so.1")
+            vexpf = ctypes.cast(lib._ZGVbN4v_expf, ctypes.c_void_p).value or 0
+            vtanhf = ctypes.cast(lib._ZGVbN4v_tanhf, ctypes.c_void_p).value or 0
+            _LIBMVEC = lib
+        except (OSError, AttributeError):
+            vexpf = vtanhf = 0
+        _LSTM_VECTOR_MATH = bool(nd_lstm_set_vector_math(vexpf, vtanhf))
+    return _LSTM_VECTOR_MATH
 
 
 cdef class LSTMKernel(StreamKernel):
-    """Stacked LSTM state and weights, computed in float64.
+    """Stacked LSTM state and weights, computed in float32 in NAM Core's operation order.
 
-    A cell state is a long-memory integrator: float32 rounding in it accumulates into an output
-    drift of ~1e-5 relative over ten seconds (NAM Core's own float32 LSTM is that far from exact
-    arithmetic). The LSTMs in NAM files are tiny, so double precision costs little here.
+    Exact arithmetic (the former float64 kernel) is 1.3e-5..3e-5 (relative RMS) from NAM Core's
+    renders of the shared LSTMs. The Boss captures' float32 state never settles on silence but
+    wanders on its own rounding noise, so any rounding that differs from NAM Core's (float64, an
+    FMA, another summation order, a libm result one ulp off) grows into such an output difference
+    within a few dozen samples and stays there. Matching NAM Core therefore means making its
+    roundings, one for one. Per layer, as NAM Core's ``LSTMCell::process_`` comes out of its
+    Release build (-Ofast; GCC, SSE2 and glibc, as the bit-for-bit match shows):
+
+    * gates = W [x, h] summed column by column from 0 (Eigen's column-major GEMV), then + bias;
+      every product and sum rounded separately (no FMA);
+    * units in whole groups of 4 run GCC's vectorised loop: sigmoid(x) = 1 / (1 + expf(-x)) with
+      libmvec's 4-lane expf and the division done as RCPPS plus one Newton step; tanh is
+      libmvec's 4-lane tanhf. Remaining units: scalar libm expf / tanhf and a true division;
+    * c = sigmoid(f) * c + sigmoid(i) * tanh(g); h = sigmoid(o) * tanh(c).
+
+    The head is the dot product in GCC's vectorised reduction order (``nd_lstm_head``), + bias.
+    With these the output is bit-identical to NAM Core's renders of the shared LSTMs (hidden
+    sizes 3, 8 and 16; other sizes follow the same loop shapes, unchecked against a render).
+    RCPPS is an approximation whose low bits differ between CPU vendors, so, like NAM Core's own
+    output, results can differ (by ~1e-5 relative) on a CPU whose RCPPS differs from the one the
+    references were rendered on (an AMD EPYC's matches). Without libmvec (another C library or
+    CPU architecture) every unit takes the scalar path (see ``lstm_vector_math``).
+    ``nam_dsp.reference.lstm_forward`` stays the float64 statement of the same model.
     """
-    cdef double* w        # per layer (4H, in+H) stacked
-    cdef double* b
-    cdef double* h        # (layers, H) current state
-    cdef double* c
-    cdef double* h0
-    cdef double* c0
-    cdef double* gates
-    cdef double* xin      # (in + H) input vector
-    cdef double* head_w
-    cdef double head_b
-    cdef int hidden, n_layers, in_size
-
-    cdef double* _alloc_d(self, Py_ssize_t n) except NULL:
-        return <double*> self._alloc_bytes(n * sizeof(double))
+    cdef float* w         # per layer: (in+H) columns of 4H gate rows (column-major)
+    cdef float* b         # per layer (4H)
+    cdef float* xh        # per layer: [input (in), h (H)], stride in_size + H
+    cdef float* c         # (layers, H)
+    cdef float* h0
+    cdef float* c0
+    cdef float* gates     # (4H)
+    cdef float* head_w
+    cdef float head_b
+    cdef int hidden, n_layers, in_size, xh_stride
 
     def __init__(self, spec):
         cdef int H = spec.hidden_size
-        cdef int l, i
+        cdef int l, i, j, n_in, rows, cols
         cdef Py_ssize_t off = 0
+        lstm_vector_math()
         self.hidden = H
         self.n_layers = spec.num_layers
         self.in_size = spec.input_size
+        self.xh_stride = max(self.in_size, H) + H
         total = sum(w.size for w, _, _, _ in spec.layers)
-        self.w = self._alloc_d(total)
-        self.b = self._alloc_d(4 * H * self.n_layers)
-        self.h = self._alloc_d(H * self.n_layers)
-        self.c = self._alloc_d(H * self.n_layers)
-        self.h0 = self._alloc_d(H * self.n_layers)
-        self.c0 = self._alloc_d(H * self.n_layers)
-        self.gates = self._alloc_d(4 * H)
-        self.xin = self._alloc_d(max(self.in_size, H) + H)
-        self.head_w = self._alloc_d(H)
+        self.w = self._alloc(total)
+        self.b = self._alloc(4 * H * self.n_layers)
+        self.xh = self._alloc(self.xh_stride * self.n_layers)
+        self.c = self._alloc(H * self.n_layers)
+        self.h0 = self._alloc(H * self.n_layers)
+        self.c0 = self._alloc(H * self.n_layers)
+        self.gates = self._alloc(4 * H)
+        self.head_w = self._alloc(H)
         self.head_b = spec.head_bias
+        rows = 4 * H
         for l, (w, b, h0, c0) in enumerate(spec.layers):
-            flat = np.ascontiguousarray(w, dtype=np.float32).ravel()
-            for i in range(flat.size):
-                self.w[off + i] = flat[i]
-            off += flat.size
-            for i in range(4 * H):
-                self.b[l * 4 * H + i] = b[i]
+            n_in = self.in_size if l == 0 else H
+            cols = n_in + H
+            wf = np.ascontiguousarray(w, dtype=np.float32).reshape(rows, cols)
+            for j in range(cols):
+                for i in range(rows):
+                    self.w[off + j * rows + i] = wf[i, j]
+            off += rows * cols
+            for i in range(rows):
+                self.b[l * rows + i] = b[i]
             for i in range(H):
                 self.h0[l * H + i] = h0[i]
                 self.c0[l * H + i] = c0[i]
@@ -1133,17 +1304,20 @@ cdef class LSTMKernel(StreamKernel):
 
     def load_initial_state(self):
         """Set h, c to the file's initial state."""
-        memcpy(self.h, self.h0, self.hidden * self.n_layers * sizeof(double))
-        memcpy(self.c, self.c0, self.hidden * self.n_layers * sizeof(double))
+        cdef int l, H = self.hidden
+        cdef int n_in
+        for l in range(self.n_layers):
+            n_in = self.in_size if l == 0 else H
+            memcpy(self.xh + l * self.xh_stride + n_in, self.h0 + l * H, H * sizeof(float))
+        memcpy(self.c, self.c0, H * self.n_layers * sizeof(float))
 
     cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count) noexcept nogil:
         cdef Py_ssize_t t
-        cdef int l, r, i, H = self.hidden, n_in, cols
+        cdef int l, H = self.hidden, n_in
         cdef float v
-        cdef double acc
-        cdef const double* w = NULL
-        cdef double* hl
-        cdef double* cl
+        cdef const float* w
+        cdef float* xl
+        cdef float* prev_h = NULL
         cdef long long bad = 0
         for t in range(n):
             v = x[t] if x != NULL else <float> 0.0
@@ -1152,37 +1326,30 @@ cdef class LSTMKernel(StreamKernel):
                 bad += 1
             w = self.w
             n_in = self.in_size
-            self.xin[0] = v
+            xl = self.xh
+            xl[0] = v
             for l in range(self.n_layers):
-                hl = self.h + l * H
-                cl = self.c + l * H
-                cols = n_in + H
-                for i in range(H):
-                    self.xin[n_in + i] = hl[i]
-                for r in range(4 * H):
-                    acc = self.b[l * 4 * H + r]
-                    for i in range(cols):
-                        acc += w[r * cols + i] * self.xin[i]
-                    self.gates[r] = acc
-                for i in range(H):
-                    cl[i] = sigmoid_d(self.gates[H + i]) * cl[i] + sigmoid_d(self.gates[i]) * tanh(self.gates[2 * H + i])
-                    hl[i] = sigmoid_d(self.gates[3 * H + i]) * tanh(cl[i])
-                w += 4 * H * cols
+                if l > 0:  # this layer's input is the previous layer's new hidden state
+                    memcpy(xl, prev_h, H * sizeof(float))
+                nd_lstm_cell(w, self.b + l * 4 * H, xl, self.c + l * H, self.gates, n_in, H)
+                prev_h = xl + n_in
+                w += 4 * H * (n_in + H)
                 n_in = H
-                for i in range(H):
-                    self.xin[i] = hl[i]
-            acc = self.head_b
-            hl = self.h + (self.n_layers - 1) * H
-            for i in range(H):
-                acc += self.head_w[i] * hl[i]
+                xl += self.xh_stride
             if y != NULL:
-                y[t] = <float> acc
+                y[t] = nd_lstm_head(self.head_w, prev_h, self.head_b, H)
         if count:
             self.nonfinite_count += bad
 
     def state(self):
-        H = self.hidden * self.n_layers
-        return [np.asarray(<double[:H]> self.h).copy(), np.asarray(<double[:H]> self.c).copy()]
+        """[h, c]: each layer's hidden and cell state, concatenated (float32 copies)."""
+        cdef int l, H = self.hidden
+        cdef int n_in
+        h = np.empty(H * self.n_layers, dtype=np.float32)
+        for l in range(self.n_layers):
+            n_in = self.in_size if l == 0 else H
+            h[l * H:(l + 1) * H] = np.asarray(<float[:self.xh_stride]> (self.xh + l * self.xh_stride))[n_in:n_in + H]
+        return [h, np.asarray(<float[:H * self.n_layers]> self.c).copy()]
 
 
 # ---------------------------------------------------------------------------------------------
