@@ -1264,6 +1264,8 @@ cdef class LSTMKernel(StreamKernel):
     cdef float* head_w
     cdef float head_b
     cdef int hidden, n_layers, in_size, xh_stride
+    cdef float* xh_silence  # xh and c after the prewarm (restored after an overflow)
+    cdef float* c_silence
 
     def __init__(self, spec):
         cdef int H = spec.hidden_size
@@ -1282,6 +1284,8 @@ cdef class LSTMKernel(StreamKernel):
         self.h0 = self._alloc(H * self.n_layers)
         self.c0 = self._alloc(H * self.n_layers)
         self.gates = self._alloc(4 * H)
+        self.xh_silence = self._alloc(self.xh_stride * self.n_layers)
+        self.c_silence = self._alloc(H * self.n_layers)
         self.head_w = self._alloc(H)
         self.head_b = spec.head_bias
         rows = 4 * H
@@ -1301,6 +1305,15 @@ cdef class LSTMKernel(StreamKernel):
         for i in range(H):
             self.head_w[i] = spec.head_weight[i]
         self.load_initial_state()
+
+    def snapshot_silence(self):
+        """Record the current (prewarmed) state as the one an overflow restores."""
+        memcpy(self.xh_silence, self.xh, self.xh_stride * self.n_layers * sizeof(float))
+        memcpy(self.c_silence, self.c, self.hidden * self.n_layers * sizeof(float))
+
+    cdef void _restore_silence(self) noexcept nogil:
+        memcpy(self.xh, self.xh_silence, self.xh_stride * self.n_layers * sizeof(float))
+        memcpy(self.c, self.c_silence, self.hidden * self.n_layers * sizeof(float))
 
     def load_initial_state(self):
         """Set h, c to the file's initial state."""

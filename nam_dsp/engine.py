@@ -207,6 +207,7 @@ class LSTMModel(Model):
     def reset(self) -> None:
         self._kernel.load_initial_state()
         self._kernel.run_silence(self.spec.prewarm_samples_rounded)
+        self._kernel.snapshot_silence()
         self._kernel.nonfinite_count = 0
         self._kernel.nonfinite_output_count = 0
 

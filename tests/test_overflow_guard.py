@@ -9,6 +9,7 @@ to silence, so the stream recovers as soon as the input is sane again.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ import pytest
 import nam_dsp
 from nam_dsp import reference
 from nam_dsp.spec import Activation, WaveNetSpec, make_layer_array
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
 def _relu_spec(head_gain: float = 1.0) -> WaveNetSpec:
@@ -71,3 +74,14 @@ def test_sane_models_never_touch_the_counter(block):
     for i in range(0, x.shape[0], block):
         model.process(x[i:i + block])
     assert model.nonfinite_output_count == 0
+
+
+def test_an_lstm_fed_the_loudest_finite_input_saturates_and_stays_finite():
+    path = os.path.join(SHARED, "models", "examples", "lstm.nam")
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} is absent: the shared example LSTM is needed")
+    model = nam_dsp.load(path)
+    y = model.process(np.full(64, np.finfo(np.float32).max, np.float32))
+    assert np.isfinite(y).all()
+    assert np.isfinite(model.process(_guitar(1000, seed=5))).all()
+    assert model.nonfinite_output_count == 0   # its gates saturate: nothing overflows
