@@ -259,6 +259,9 @@ class WaveNetSpec:
     def __post_init__(self):
         # The engine multiplies in float32 and files store float32: keep head_scale exact in both.
         self.head_scale = float(np.float32(self.head_scale))
+        # Decided once, when the spec is made: check_width runs on audio threads (a width switch)
+        # and must not allocate, which walking the layers would.
+        self._full_width_only = self.is_extended
 
     @property
     def receptive_field(self) -> int:
@@ -288,8 +291,9 @@ class WaveNetSpec:
     def check_width(self, width: int) -> int:
         """Return ``width`` as an int if it is one of the allowed widths, else raise WidthError.
 
-        A model using the A2 extensions (:attr:`is_extended`) is refused any width but its full one:
-        channel slicing is not defined for grouped convs, bottlenecks and FiLM.
+        A model using the A2 extensions (:attr:`is_extended`, as it was when the spec was made) is
+        refused any width but its full one: channel slicing is not defined for grouped convs,
+        bottlenecks and FiLM. Allocates nothing (width switches call it on the audio thread).
         """
         if self.allowed_widths is None:
             raise WidthError(
@@ -301,7 +305,7 @@ class WaveNetSpec:
             ok = False
         if not ok:
             raise WidthError(f"width {width!r} is not allowed; allowed widths: {list(self.allowed_widths)}")
-        if int(width) != self.full_width and self.is_extended:
+        if self._full_width_only and int(width) != self.full_width:
             raise WidthError(
                 "slimming a WaveNet that uses FiLM, grouped convs, head1x1, a bottleneck or per-channel "
                 "activations is not supported: only the full width runs")
