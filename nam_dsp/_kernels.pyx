@@ -30,6 +30,8 @@ from libc.stdint cimport int32_t
 cimport numpy as cnp
 import numpy as np
 
+from nam_dsp.spec import FILM_KEYS
+
 cnp.import_array()
 
 cdef extern from "stdlib.h" nogil:
@@ -91,6 +93,7 @@ DEF ACT_LEAKYHARDTANH = 6
 DEF ACT_SOFTSIGN = 7
 DEF ACT_SILU = 8
 DEF ACT_HARDSWISH = 9
+DEF ACT_PRELU = 10      # per-channel slopes: the general layer path only (act_rows)
 
 DEF GATE_NONE = 0
 DEF GATE_GATED = 1
@@ -260,8 +263,14 @@ def activation_array(x, int code, float param=0.0):
     cdef cnp.ndarray[cnp.float32_t, ndim=1] pre = np.zeros(padded, dtype=np.float32)
     out[:n] = src
     pre[:n] = src
+    cdef ActK prelu
+    prelu.code = ACT_PRELU
+    prelu.slopes = &param
     with nogil:
-        activation_tile(&out[0], padded, code, param)
+        if code == ACT_PRELU:
+            act_rows(&prelu, &out[0], &pre[0], 1, padded)   # one row, slope param
+        else:
+            activation_tile(&out[0], padded, code, param)
         if code == ACT_SILU:
             silu_tile(&out[0], &pre[0], padded)
     return out[:n]
@@ -712,6 +721,274 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
     a.acc.pos += n
 
 
+# ---------------------------------------------------------------------------------------------
+# The general layer array: NAM's A2 extensions (grouped convs, bottleneck != channels, head1x1,
+# FiLM, per-channel / ranged activations). Used only for arrays that have one of them, so every
+# other model runs array_chunk above unchanged. Grouped convs are conv_rows calls per group on
+# the compact (out, in / groups, K) weights; elementwise steps run over whole padded tiles, so
+# the output stays bit-identical for any block partition.
+# ---------------------------------------------------------------------------------------------
+
+# FiLM sites, in nam_dsp.spec.FILM_KEYS order.
+DEF FILM_CONV_PRE = 0
+DEF FILM_CONV_POST = 1
+DEF FILM_MIXIN_PRE = 2
+DEF FILM_MIXIN_POST = 3
+DEF FILM_ACT_PRE = 4
+DEF FILM_ACT_POST = 5
+DEF FILM_L1_POST = 6
+DEF FILM_H1_POST = 7
+DEF N_FILM = 8
+
+
+cdef struct GConv:
+    # A grouped conv: w compact (n_out, n_in / groups, k_taps) row-major, b (n_out,) or NULL.
+    const float* w
+    const float* b
+    int n_out
+    int n_in
+    int groups
+    int k_taps
+
+
+cdef struct FiLMK:
+    GConv conv            # condition -> [scale; shift] (or scale only), with bias
+    int rows              # rows of the modulated signal
+    bint shift
+
+
+cdef struct ActK:
+    int code
+    float param
+    float lo              # LeakyHardtanh: linear range [lo, hi], slopes below / above it
+    float hi
+    float lo_slope
+    float hi_slope
+    const float* slopes   # PReLU: one negative slope per row
+
+
+cdef struct XLayerK:
+    GConv conv            # channels -> G*B, dilated (dilation in LayerK)
+    GConv mixin           # condition -> G*B, no bias
+    GConv l1              # B -> channels (n_out 0: inactive)
+    GConv h1              # B -> head1x1 outputs (n_out 0: inactive)
+    FiLMK film[N_FILM]
+    bint has_film[N_FILM]
+    ActK act
+    ActK gate
+
+
+cdef struct XArrayK:
+    bint general
+    int bottleneck
+    int acc_rows          # head accumulator rows: head1x1 outputs, or the bottleneck
+    XLayerK* layers
+
+
+cdef struct GScratch:
+    # rows x (CHUNK + TILE) each, rows = the largest signal of any general array
+    float* cur            # the layer's input (residual stream)
+    float* nxt            # the next layer's input
+    float* z
+    float* mix
+    float* act
+    float* film           # FiLM scale / shift
+    float* condf          # FiLM-modulated condition
+    float* l1
+    float* h1
+
+
+cdef inline void gconv(float* out, Py_ssize_t out_stride, const GConv* g, Py_ssize_t n_pad, int dil,
+                       const float* src, Py_ssize_t src_stride) noexcept nogil:
+    """out = g(src) (+ bias): each group of outputs reads only its own group of input rows."""
+    cdef int gi
+    cdef int opg = g.n_out // g.groups
+    cdef int ipg = g.n_in // g.groups
+    for gi in range(g.groups):
+        conv_rows(out + gi * opg * out_stride, out_stride, opg, n_pad,
+                  g.w + gi * opg * ipg * g.k_taps, ipg * g.k_taps, ipg, g.k_taps, dil,
+                  src + gi * ipg * src_stride, src_stride,
+                  g.b + gi * opg if g.b != NULL else NULL, NULL, NULL, NULL, 0)
+
+
+cdef inline void film_apply(const FiLMK* F, float* dst, Py_ssize_t dst_stride, const float* src,
+                            Py_ssize_t src_stride, const float* cond, Py_ssize_t n_pad,
+                            float* scratch) noexcept nogil:
+    """dst = src * scale + shift, [scale; shift] = F.conv(cond); dst may be src."""
+    cdef Py_ssize_t wide = CHUNK + TILE
+    cdef Py_ssize_t f
+    cdef int r
+    cdef float* d
+    cdef const float* s
+    cdef const float* sc
+    cdef const float* sh
+    gconv(scratch, wide, &F.conv, n_pad, 1, cond, wide)
+    for r in range(F.rows):
+        d = dst + r * dst_stride
+        s = src + r * src_stride
+        sc = scratch + r * wide
+        if F.shift:
+            sh = scratch + (F.rows + r) * wide
+            for f in range(n_pad):
+                d[f] = s[f] * sc[f] + sh[f]
+        else:
+            for f in range(n_pad):
+                d[f] = s[f] * sc[f]
+
+
+cdef inline void act_rows(const ActK* A, float* v, const float* pre, int rows,
+                          Py_ssize_t n_pad) noexcept nogil:
+    """Activation A in place over rows of v (each a copy of the same row of pre), CHUNK+TILE apart."""
+    cdef Py_ssize_t wide = CHUNK + TILE
+    cdef Py_ssize_t f
+    cdef int r
+    cdef float x, c, s
+    cdef float* row
+    for r in range(rows):
+        row = v + r * wide
+        if A.code == ACT_PRELU:
+            s = A.slopes[r]
+            for f in range(n_pad):
+                x = row[f]
+                row[f] = nd_selectf(x > 0, x, s * x)
+        elif A.code == ACT_LEAKYHARDTANH:
+            for f in range(n_pad):
+                x = row[f]
+                c = nd_maxf(nd_minf(x, A.hi), A.lo)
+                s = nd_selectf(x < A.lo, A.lo_slope, A.hi_slope)
+                row[f] = c + s * (x - c)
+        else:
+            activation_tile(row, n_pad, A.code, A.param)
+            if A.code == ACT_SILU:
+                silu_tile(row, pre + r * wide, n_pad)
+
+
+cdef inline void copy_rows(float* dst, Py_ssize_t dst_stride, const float* src, Py_ssize_t src_stride,
+                           int rows, Py_ssize_t n_pad) noexcept nogil:
+    cdef int r
+    for r in range(rows):
+        memcpy(dst + r * dst_stride, src + r * src_stride, n_pad * sizeof(float))
+
+
+cdef void array_chunk_general(ArrayK* a, XArrayK* xa, const float* stream, Py_ssize_t stream_stride,
+                              const float* head_in, const float* cond, Py_ssize_t n,
+                              bint need_residual, GScratch* s) noexcept nogil:
+    """array_chunk for a layer array with A2 extensions (see nam_dsp.spec.Layer for the order
+    of operations). cond: the layers' condition signal, rows CHUNK+TILE apart. Full width only."""
+    cdef int c = a.channels
+    cdef int b = xa.bottleneck
+    cdef int j, r, gb
+    cdef Py_ssize_t n_pad = round_up(n, TILE)
+    cdef Py_ssize_t f
+    cdef Py_ssize_t wide = CHUNK + TILE
+    cdef LayerK* L
+    cdef XLayerK* X
+    cdef Ring* h
+    cdef float* cur = s.cur
+    cdef float* nxt = s.nxt
+    cdef float* tmp
+    cdef float* dst
+    cdef float* accp
+    cdef const float* src
+    cdef const float* head_src
+    cdef float gt
+    cdef bint last
+
+    for j in range(a.n_layers):
+        ring_make_room(&a.layers[j].hist, c, n_pad)
+    ring_make_room(&a.acc, xa.acc_rows, n_pad)
+
+    # Rechannel (1x1, no bias) into the residual stream.
+    conv_rows(cur, wide, c, n_pad, a.rechannel, a.in_size, a.in_size, 1, 1, stream, stream_stride,
+              NULL, NULL, NULL, NULL, 0)
+    # Head accumulator: the previous array's head output, or zero.
+    for r in range(xa.acc_rows):
+        accp = a.acc.data + r * a.acc.stride + a.acc.pos
+        if head_in != NULL:
+            memcpy(accp, head_in + r * wide, n_pad * sizeof(float))
+        else:
+            memset(accp, 0, n_pad * sizeof(float))
+
+    for j in range(a.n_layers):
+        L = &a.layers[j]
+        X = &xa.layers[j]
+        h = &L.hist
+        last = j == a.n_layers - 1
+        gb = X.conv.n_out
+        # The dilated conv's history holds its (optionally FiLM-modulated) input.
+        if X.has_film[FILM_CONV_PRE]:
+            film_apply(&X.film[FILM_CONV_PRE], h.data + h.pos, h.stride, cur, wide, cond, n_pad, s.film)
+        else:
+            copy_rows(h.data + h.pos, h.stride, cur, wide, c, n_pad)
+        gconv(s.z, wide, &X.conv, n_pad, L.dil, h.data + h.pos, h.stride)
+        if X.has_film[FILM_CONV_POST]:
+            film_apply(&X.film[FILM_CONV_POST], s.z, wide, s.z, wide, cond, n_pad, s.film)
+        # Input mixin of the (optionally modulated) condition.
+        src = cond
+        if X.has_film[FILM_MIXIN_PRE]:
+            film_apply(&X.film[FILM_MIXIN_PRE], s.condf, wide, cond, wide, cond, n_pad, s.film)
+            src = s.condf
+        gconv(s.mix, wide, &X.mixin, n_pad, 1, src, wide)
+        if X.has_film[FILM_MIXIN_POST]:
+            film_apply(&X.film[FILM_MIXIN_POST], s.mix, wide, s.mix, wide, cond, n_pad, s.film)
+        for r in range(gb):
+            for f in range(n_pad):
+                s.z[r * wide + f] = s.z[r * wide + f] + s.mix[r * wide + f]
+        if X.has_film[FILM_ACT_PRE]:
+            film_apply(&X.film[FILM_ACT_PRE], s.z, wide, s.z, wide, cond, n_pad, s.film)
+        # Activation (gated / blended: main rows [0, B), gate rows [B, 2B)) into s.act rows [0, B).
+        copy_rows(s.act, wide, s.z, wide, gb, n_pad)
+        act_rows(&X.act, s.act, s.z, b, n_pad)
+        if L.gating != GATE_NONE:
+            act_rows(&X.gate, s.act + b * wide, s.z + b * wide, b, n_pad)
+            for r in range(b):
+                if L.gating == GATE_GATED:
+                    for f in range(n_pad):
+                        s.act[r * wide + f] = s.act[r * wide + f] * s.act[(b + r) * wide + f]
+                else:
+                    for f in range(n_pad):
+                        gt = s.act[(b + r) * wide + f]
+                        s.act[r * wide + f] = gt * s.act[r * wide + f] + (<float> 1.0 - gt) * s.z[r * wide + f]
+        if X.has_film[FILM_ACT_POST]:
+            film_apply(&X.film[FILM_ACT_POST], s.act, wide, s.act, wide, cond, n_pad, s.film)
+        # Head accumulator: head1x1 (optionally modulated) of the activation, or the activation.
+        head_src = s.act
+        if X.h1.n_out > 0:
+            gconv(s.h1, wide, &X.h1, n_pad, 1, s.act, wide)
+            if X.has_film[FILM_H1_POST]:
+                film_apply(&X.film[FILM_H1_POST], s.h1, wide, s.h1, wide, cond, n_pad, s.film)
+            head_src = s.h1
+        for r in range(xa.acc_rows):
+            accp = a.acc.data + r * a.acc.stride + a.acc.pos
+            for f in range(n_pad):
+                accp[f] += head_src[r * wide + f]
+        # Residual: next = input + layer1x1 (modulated in blended layers only, as NAM Core does).
+        if last and not need_residual:
+            continue
+        dst = a.residual if last else nxt
+        if X.l1.n_out > 0:
+            gconv(s.l1, wide, &X.l1, n_pad, 1, s.act, wide)
+            if X.has_film[FILM_L1_POST] and L.gating == GATE_BLENDED:
+                film_apply(&X.film[FILM_L1_POST], s.l1, wide, s.l1, wide, cond, n_pad, s.film)
+            for r in range(c):
+                for f in range(n_pad):
+                    dst[r * wide + f] = cur[r * wide + f] + s.l1[r * wide + f]
+        else:
+            copy_rows(dst, wide, cur, wide, c, n_pad)
+        if not last:
+            tmp = cur
+            cur = nxt
+            nxt = tmp
+
+    # Head conv over the accumulator (dilation 1, head_k taps).
+    conv_rows(a.head_out, wide, a.head_size, n_pad, a.head_w, xa.acc_rows * a.head_k, xa.acc_rows,
+              a.head_k, 1, a.acc.data + a.acc.pos, a.acc.stride, a.head_b, NULL, NULL, NULL, 0)
+
+    for j in range(a.n_layers):
+        a.layers[j].hist.pos += n
+    a.acc.pos += n
+
+
 cdef class StreamKernel:
     """What every model kernel shares: the aligned blocks it owns, the checked per-block entry
     point and the silence feed used for prewarm. Subclasses implement ``_run``."""
@@ -838,9 +1115,12 @@ cdef class WaveNetKernel(StreamKernel):
     cdef public int pending_width   # 0: none; else applied at the start of the next block
     cdef public int full_width
     cdef bint slimmable
+    cdef XArrayK* xarrays      # per array: the A2 extensions (general path) or general = 0
+    cdef GScratch gs           # the general path's scratch (NULLs when no array needs it)
 
     def __cinit__(self):
         self.arrays = NULL
+        self.xarrays = NULL
 
     cdef void _ring(self, Ring* r, int rows, Py_ssize_t lookback) except *:
         r.lookback = lookback
@@ -853,6 +1133,7 @@ cdef class WaveNetKernel(StreamKernel):
         """``spec``: a WaveNetSpec (validated); ``width``: initial width of array 0."""
         cdef int ai, j, c, max_rows = 0
         cdef ArrayK* a
+        cdef XArrayK* xa
         cdef LayerK* L
         cdef cnp.ndarray arr
         keep = []
@@ -864,6 +1145,8 @@ cdef class WaveNetKernel(StreamKernel):
 
         self.n_arrays = len(spec.arrays)
         self.arrays = <ArrayK*> self._alloc((sizeof(ArrayK) * self.n_arrays + 3) // 4)
+        self.xarrays = <XArrayK*> self._alloc((sizeof(XArrayK) * self.n_arrays + 3) // 4)
+        general_rows = 0
         self.head_scale = spec.head_scale
         self.full_width = spec.arrays[0].channels
         self.slimmable = spec.allowed_widths is not None
@@ -887,8 +1170,13 @@ cdef class WaveNetKernel(StreamKernel):
                 a.head_b = <const float*> cnp.PyArray_DATA(arr)
             else:
                 a.head_b = NULL
-            self._ring(&a.acc, c, a.head_k - 1)
-            a.acc_silence = self._alloc(c)
+            xa = &self.xarrays[ai]
+            xa.general = sa.is_extended
+            xa.bottleneck = sa.bottleneck
+            xa.acc_rows = sa.head_input_size if xa.general else c
+            xa.layers = NULL
+            self._ring(&a.acc, xa.acc_rows, a.head_k - 1)
+            a.acc_silence = self._alloc(max(c, xa.acc_rows))
             a.residual = self._alloc(c * (CHUNK + TILE))
             a.head_out = self._alloc(a.head_size * (CHUNK + TILE))
             max_rows = max(max_rows, 2 * c)
@@ -917,6 +1205,10 @@ cdef class WaveNetKernel(StreamKernel):
                     L.u_b = NULL
                 self._ring(&L.hist, c, (sl.kernel_size - 1) * sl.dilation)
                 L.silence = self._alloc(c)
+            if xa.general:
+                xa.layers = <XLayerK*> self._alloc((sizeof(XLayerK) * a.n_layers + 3) // 4)
+                for j, sl in enumerate(sa.layers):
+                    general_rows = max(general_rows, self._build_general_layer(&xa.layers[j], sa, sl, ptr))
         self._keep = keep
         self.has_condition = spec.condition is not None
         self.condition = WaveNetKernel(spec.condition, spec.condition.full_width) if self.has_condition else None
@@ -926,6 +1218,68 @@ cdef class WaveNetKernel(StreamKernel):
         self.z = self._alloc(max_rows * (CHUNK + TILE))
         self.act = self._alloc(max_rows * (CHUNK + TILE))
         self.zmix = self._alloc(max_rows * (CHUNK + TILE)) if self.has_condition else NULL
+        if general_rows:
+            general_rows = max(general_rows, self.cond_rows)
+            self.gs.cur = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.nxt = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.z = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.mix = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.act = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.film = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.condf = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.l1 = self._alloc(general_rows * (CHUNK + TILE))
+            self.gs.h1 = self._alloc(general_rows * (CHUNK + TILE))
+
+    cdef void _gconv(self, GConv* g, w, b, int groups, ptr) except *:
+        cdef cnp.ndarray arr = ptr(w)
+        g.w = <const float*> cnp.PyArray_DATA(arr)
+        if b is not None:
+            arr = ptr(b)
+            g.b = <const float*> cnp.PyArray_DATA(arr)
+        else:
+            g.b = NULL
+        g.n_out = w.shape[0]
+        g.n_in = w.shape[1] * groups
+        g.groups = groups
+        g.k_taps = w.shape[2] if w.ndim == 3 else 1
+
+    cdef void _act(self, ActK* A, act, int rows, ptr) except *:
+        cdef cnp.ndarray arr
+        A.code = act.code
+        A.param = act.param
+        A.lo = act.min_val
+        A.hi = act.max_val
+        A.lo_slope = act.param
+        A.hi_slope = act.upper_slope
+        A.slopes = NULL
+        if act.name == "PReLU":
+            arr = ptr(act.slope_per_channel(rows))
+            A.slopes = <const float*> cnp.PyArray_DATA(arr)
+
+    cdef int _build_general_layer(self, XLayerK* X, sa, sl, ptr) except -1:
+        """Fill X from spec layer ``sl`` of array ``sa``; return the scratch rows it needs."""
+        cdef int k
+        b = sa.bottleneck
+        self._gconv(&X.conv, sl.conv_weight, sl.conv_bias, sl.groups_input, ptr)
+        self._gconv(&X.mixin, sl.mixin_weight, None, sl.groups_mixin, ptr)
+        X.l1.n_out = 0
+        X.h1.n_out = 0
+        if sl.layer1x1_weight is not None:
+            self._gconv(&X.l1, sl.layer1x1_weight, sl.layer1x1_bias, sl.layer1x1_groups, ptr)
+        if sl.head1x1_weight is not None:
+            self._gconv(&X.h1, sl.head1x1_weight, sl.head1x1_bias, sl.head1x1_groups, ptr)
+        rows = max(sa.channels, X.conv.n_out, X.h1.n_out, sa.condition_size)
+        for k, key in enumerate(FILM_KEYS):
+            film = sl.films.get(key)
+            X.has_film[k] = film is not None
+            if film is not None:
+                self._gconv(&X.film[k].conv, film.weight, film.bias, film.groups, ptr)
+                X.film[k].rows = film.rows
+                X.film[k].shift = film.shift
+                rows = max(rows, film.weight.shape[0])
+        self._act(&X.act, sl.activation, b, ptr)
+        self._act(&X.gate, sl.gate_activation, b, ptr)
+        return rows
 
     cdef int _array_width(self, int ai) noexcept nogil:
         return self.width if (ai == 0 and self.slimmable) else self.arrays[ai].channels
@@ -951,7 +1305,14 @@ cdef class WaveNetKernel(StreamKernel):
                     self.cond[r * wide + f] = scale * c_last.head_out[r * wide + f]
         for ai in range(self.n_arrays):
             a = &self.arrays[ai]
-            if ai == 0:
+            if self.xarrays[ai].general:
+                if ai == 0:
+                    array_chunk_general(a, &self.xarrays[0], x, 0, NULL, cond, m, self.n_arrays > 1, &self.gs)
+                else:
+                    prev = &self.arrays[ai - 1]
+                    array_chunk_general(a, &self.xarrays[ai], prev.residual, wide, prev.head_out, cond, m,
+                                        ai < self.n_arrays - 1, &self.gs)
+            elif ai == 0:
                 array_chunk(a, self._array_width(0), x, 0, NULL, cond, self.cond_rows, m,
                             self.n_arrays > 1, self.z, self.act, self.zmix)
             else:
@@ -1015,7 +1376,7 @@ cdef class WaveNetKernel(StreamKernel):
                 r = &a.layers[j].hist
                 memset(r.data, 0, c * r.stride * sizeof(float))
                 r.pos = r.lookback
-            memset(a.acc.data, 0, c * a.acc.stride * sizeof(float))
+            memset(a.acc.data, 0, self.xarrays[ai].acc_rows * a.acc.stride * sizeof(float))
             a.acc.pos = a.acc.lookback
         if self.has_condition:
             self.condition.clear()
@@ -1028,7 +1389,8 @@ cdef class WaveNetKernel(StreamKernel):
             a = &self.arrays[ai]
             for j in range(a.n_layers):
                 ring_fill_rows(&a.layers[j].hist, 0, a.channels, a.layers[j].silence)
-            ring_fill_rows(&a.acc, 0, a.channels, a.acc_silence)
+            ring_fill_rows(&a.acc, 0, self.xarrays[ai].acc_rows if self.xarrays[ai].general else a.channels,
+                           a.acc_silence)
         if self.has_condition:
             self.condition._restore_silence()
 
@@ -1044,7 +1406,7 @@ cdef class WaveNetKernel(StreamKernel):
                 L = &a.layers[j]
                 for i in range(c):
                     L.silence[i] = L.hist.data[i * L.hist.stride + L.hist.pos - 1] if L.hist.pos > 0 else 0.0
-            for i in range(c):
+            for i in range(self.xarrays[ai].acc_rows if self.xarrays[ai].general else c):
                 a.acc_silence[i] = a.acc.data[i * a.acc.stride + a.acc.pos - 1] if a.acc.pos > 0 else 0.0
         if self.has_condition:
             self.condition.snapshot_silence()
@@ -1052,7 +1414,7 @@ cdef class WaveNetKernel(StreamKernel):
     def state(self):
         """A copy of every history window (for tests: 'split == one-shot, state included')."""
         out = []
-        cdef int ai, j, i, c
+        cdef int ai, j, i, c, n_rows
         cdef ArrayK* a
         cdef Ring* r
         for ai in range(self.n_arrays):
@@ -1060,8 +1422,9 @@ cdef class WaveNetKernel(StreamKernel):
             c = self._array_width(ai)
             for j in range(a.n_layers + 1):
                 r = &a.layers[j].hist if j < a.n_layers else &a.acc
-                rows = np.empty((c, r.lookback), dtype=np.float32)
-                for i in range(c):
+                n_rows = self.xarrays[ai].acc_rows if (j == a.n_layers and self.xarrays[ai].general) else c
+                rows = np.empty((n_rows, r.lookback), dtype=np.float32)
+                for i in range(n_rows):
                     rows[i] = np.asarray(<float[:r.stride]> (r.data + i * r.stride))[r.pos - r.lookback:r.pos]
                 out.append(rows)
         if self.has_condition:

@@ -135,6 +135,11 @@ class WaveNetModel(Model):
     Such an in-place switch is instant but not click-free: the output jumps from one width's
     sound to the other's within a sample. For live playing, :class:`nam_dsp.realtime.switcher.
     WidthSwitcher` warms a second copy at the new width and crossfades.
+
+    A model that uses NAM's A2 extensions (FiLM, grouped convs, head1x1, a bottleneck different
+    from the channels, PReLU or ranged LeakyHardtanh; ``spec.is_extended``) runs at full width
+    only: asking for any other width raises :class:`~nam_dsp.errors.WidthError`, even when its
+    file declares ``slimmable``.
     """
 
     def __init__(self, spec: WaveNetSpec, width: Optional[int] = None):

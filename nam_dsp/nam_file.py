@@ -17,8 +17,8 @@ from typing import Any, Optional
 import numpy as np
 
 from .errors import NamFileError, UnsupportedFeatureError
-from .spec import (ACTIVATIONS, GATING_MODES, SIGMOID, Activation, ContainerSpec, Layer, LayerArray,
-                   LinearSpec, LSTMSpec, WaveNetSpec)
+from .spec import (ACTIVATIONS, FILM_KEYS, GATING_MODES, SIGMOID, Activation, ContainerSpec, FiLM, Layer,
+                   LayerArray, LinearSpec, LSTMSpec, WaveNetSpec)
 
 SUPPORTED_VERSIONS = ((0, 5), (0, 6), (0, 7))
 
@@ -177,21 +177,40 @@ def _parse_activation(r: _Reader, value, field) -> Activation:
         r.fail(field, f"expected an activation name or object, got {_kind(value)}")
     if name not in ACTIVATIONS:
         r.unsupported(field, f"unknown activation {name!r}; supported: {', '.join(sorted(ACTIVATIONS))}")
-    param = 0.0
     if name == "LeakyReLU":
-        param = _slope(r, params.get("negative_slope", 0.01), _f(field, "negative_slope"))
-    elif name in ("LeakyHardtanh", "LeakyHardTanh"):
-        for key in ("min_val", "max_val"):
-            if key in params and r.float_(params[key], _f(field, key)) != (-1.0 if key == "min_val" else 1.0):
-                r.unsupported(_f(field, key), "only the range [-1, 1] is supported")
+        return Activation(name, _slope(r, params.get("negative_slope", 0.01), _f(field, "negative_slope")))
+    if name in ("LeakyHardtanh", "LeakyHardTanh"):
+        # NAM Core: x < min_val -> min_val + min_slope (x - min_val); x > max_val likewise.
+        lo = _bound(r, params.get("min_val", -1.0), _f(field, "min_val"))
+        hi = _bound(r, params.get("max_val", 1.0), _f(field, "max_val"))
+        if lo > hi:
+            r.fail(_f(field, "max_val"), f"expected max_val >= min_val ({lo!r}), got {hi!r}")
         param = _slope(r, params.get("min_slope", params.get("negative_slope", 0.01)), _f(field, "min_slope"))
         max_slope = _slope(r, params.get("max_slope", param), _f(field, "max_slope"))
-        if max_slope != param:
-            r.unsupported(_f(field, "max_slope"), "LeakyHardtanh with different slopes is not supported")
-    elif name == "Softsign" and params.get("alpha", 1.0) != 1.0:
+        return Activation(name, param, min_val=lo, max_val=hi, max_slope=None if max_slope == param else max_slope)
+    if name == "PReLU":
+        if params.get("negative_slopes") is not None:
+            raw = r.list_(params["negative_slopes"], _f(field, "negative_slopes"))
+            if not 1 <= len(raw) <= MAX_CHANNELS:
+                r.fail(_f(field, "negative_slopes"), f"expected 1 to {MAX_CHANNELS} slopes, got {len(raw)}")
+            slopes = tuple(_slope(r, v, f"{field}.negative_slopes[{i}]") for i, v in enumerate(raw))
+        else:
+            slopes = (_slope(r, params.get("negative_slope", 0.01), _f(field, "negative_slope")),)
+        return Activation(name, slopes=slopes)
+    if name == "Softsign" and params.get("alpha", 1.0) != 1.0:
         r.unsupported(_f(field, "alpha"), "Softsign with alpha != 1 is not supported")
     # Hardtanh: NAM Core always clamps to [-1, 1] and ignores min_val / max_val; so do we.
-    return Activation(name, param)
+    return Activation(name)
+
+
+MAX_BOUND = 1e6
+
+
+def _bound(r: _Reader, value, field) -> float:
+    v = r.float_(value, field)
+    if abs(v) > MAX_BOUND:
+        r.fail(field, f"expected a value with magnitude <= {MAX_BOUND:g}, got {v!r}")
+    return v
 
 
 MAX_SLOPE = 1e3  # activation slopes in real models are ~0.01; beyond this a model overflows
@@ -212,25 +231,24 @@ def _per_layer(r: _Reader, value, n: int, field: str, parse):
     return [one] * n
 
 
-def _check_inactive(r: _Reader, la: dict, key: str, field: str, feature: str):
+def _film_config(r: _Reader, la: dict, key: str, field: str):
+    """NAM Core's FiLM switch: absent, null or false = off; else an object with ``active``
+    (default true), ``shift`` (default true), ``groups`` (default 1). Returns (shift, groups) or None."""
     value = la.get(key)
-    if value is None:
-        return
-    if isinstance(value, dict):
-        active = value.get("active", False)
-        if not isinstance(active, bool):
-            r.fail(_f(field, f"{key}.active"), f"expected true or false, got {_kind(active)}")
-        if active:
-            r.unsupported(_f(field, key), f"{feature} is not supported by this engine")
-    elif isinstance(value, bool):
-        if value:
-            r.unsupported(_f(field, key), f"{feature} is not supported by this engine")
-    else:
-        r.fail(_f(field, key), f"expected an object with 'active', got {_kind(value)}")
+    if value is None or value is False:
+        return None
+    value = r.obj(value, _f(field, key))
+    if not r.bool_(value.get("active", True), _f(field, f"{key}.active")):
+        return None
+    shift = r.bool_(value.get("shift", True), _f(field, f"{key}.shift"))
+    groups = r.int_(value.get("groups", 1), _f(field, f"{key}.groups"), 1, MAX_CHANNELS)
+    return shift, groups
 
 
-_FILM_KEYS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film", "input_mixin_post_film",
-              "activation_pre_film", "activation_post_film", "layer1x1_post_film", "head1x1_post_film")
+def _check_groups(r: _Reader, field: str, groups: int, **sizes):
+    for what, n in sizes.items():
+        if n % groups:
+            r.fail(field, f"groups={groups} must divide {what.replace('_', ' ')} ({n})")
 
 
 class _ArrayConfig:
@@ -274,25 +292,58 @@ class _ArrayConfig:
             self.gate_activations = _per_layer(r, secondary, n, _f(field, "secondary_activation"), gate_act)
         else:
             self.gate_activations = [gate_act(secondary, _f(field, "secondary_activation"))] * n
-        self.bottleneck = r.int_(la.get("bottleneck", c), _f(field, "bottleneck"), 1, MAX_CHANNELS)
-        if self.bottleneck != c:
-            r.unsupported(_f(field, "bottleneck"),
-                          f"a bottleneck ({self.bottleneck}) different from channels ({c}) is not supported")
+        self.bottleneck = b = r.int_(la.get("bottleneck", c), _f(field, "bottleneck"), 1, MAX_CHANNELS)
         layer1x1 = la.get("layer1x1")
         self.layer1x1 = True
+        self.layer1x1_groups = 1
         if layer1x1 is not None:
             layer1x1 = r.obj(layer1x1, _f(field, "layer1x1"))
             self.layer1x1 = r.bool_(layer1x1.get("active", True), _f(field, "layer1x1.active"))
-            groups = r.int_(layer1x1.get("groups", 1), _f(field, "layer1x1.groups"), 1)
-            if groups != 1:
-                r.unsupported(_f(field, "layer1x1.groups"), f"grouped 1x1 convs (groups={groups}) are not supported")
-        for key in ("groups_input", "groups_input_mixin", "groups"):
-            if key in la and la[key] is not None:
-                if r.int_(la[key], _f(field, key), 1) != 1:
-                    r.unsupported(_f(field, key), f"grouped convolutions ({key}={la[key]}) are not supported")
-        _check_inactive(r, la, "head1x1", field, "the head 1x1 conv (head1x1.active)")
-        for key in _FILM_KEYS:
-            _check_inactive(r, la, key, field, f"FiLM conditioning ({key})")
+            self.layer1x1_groups = r.int_(layer1x1.get("groups", 1), _f(field, "layer1x1.groups"), 1, MAX_CHANNELS)
+        if self.layer1x1:
+            _check_groups(r, _f(field, "layer1x1.groups"), self.layer1x1_groups, bottleneck=b, channels=c)
+        elif b != c:
+            r.fail(_f(field, "bottleneck"),
+                   f"with the layer 1x1 inactive the bottleneck ({b}) must equal channels ({c})")
+        self.groups = {}
+        for key in ("groups_input", "groups_input_mixin"):
+            value = la.get(key)
+            self.groups[key] = 1 if value is None else r.int_(value, _f(field, key), 1, MAX_CHANNELS)
+        if "groups" in la and la["groups"] is not None and r.int_(la["groups"], _f(field, "groups"), 1) != 1:
+            r.unsupported(_f(field, "groups"), "a 'groups' key is not part of NAM's format (expected groups_input)")
+        self.head1x1 = None  # (out_channels, groups) when active
+        head1x1 = la.get("head1x1")
+        if head1x1 is not None:
+            head1x1 = r.obj(head1x1, _f(field, "head1x1"))
+            if r.bool_(head1x1.get("active", False), _f(field, "head1x1.active")):
+                out = r.int_(r.key(head1x1, "out_channels", _f(field, "head1x1")), _f(field, "head1x1.out_channels"),
+                             1, MAX_CHANNELS)
+                groups = r.int_(head1x1.get("groups", 1), _f(field, "head1x1.groups"), 1, MAX_CHANNELS)
+                _check_groups(r, _f(field, "head1x1.groups"), groups, bottleneck=b, out_channels=out)
+                self.head1x1 = (out, groups)
+        self.films = {}
+        for key in FILM_KEYS:
+            film = _film_config(r, la, key, field)
+            if film is not None:
+                self.films[key] = film
+        if "layer1x1_post_film" in self.films and not self.layer1x1:
+            r.fail(_f(field, "layer1x1_post_film"), "cannot be active when layer1x1.active is false")
+        if "head1x1_post_film" in self.films and self.head1x1 is None:
+            r.fail(_f(field, "head1x1_post_film"), "cannot be active when head1x1.active is false")
+        for j, (gating, act, gate) in enumerate(zip(self.gating, self.activations, self.gate_activations)):
+            g = 1 if gating == "none" else 2
+            act_field = _f(field, "activation") + (f"[{j}]" if isinstance(la.get("activation"), list) else "")
+            if act.name == "PReLU":
+                if gating == "none":
+                    # NAM Core applies a layer's activation to a block view there, which PReLU
+                    # (a per-channel matrix activation) does not implement: its output is
+                    # version dependent, so refuse rather than guess.
+                    r.unsupported(act_field, "PReLU is supported only in gated or blended layers")
+                _check_slopes(r, act, b, act_field)
+            if g == 2 and gate.name == "PReLU":
+                _check_slopes(r, gate, b, _f(field, "secondary_activation"))
+
+        self.head_input = self.head1x1[0] if self.head1x1 is not None else b
         if la.get("head") is not None:
             head = r.obj(la["head"], _f(field, "head"))
             self.head_size = r.int_(r.key(head, "out_channels", _f(field, "head")), _f(field, "head.out_channels"),
@@ -326,40 +377,91 @@ class _ArrayConfig:
     def lookback(self) -> int:
         return sum((k - 1) * d for k, d in zip(self.kernel_sizes, self.dilations)) + self.head_kernel - 1
 
+    def _film_rows(self, gating: str) -> dict:
+        """The rows each FiLM site modulates."""
+        gb = (1 if gating == "none" else 2) * self.bottleneck
+        return {"conv_pre_film": self.channels, "conv_post_film": gb, "input_mixin_pre_film": self.condition_size,
+                "input_mixin_post_film": gb, "activation_pre_film": gb, "activation_post_film": self.bottleneck,
+                "layer1x1_post_film": self.channels,
+                "head1x1_post_film": self.head1x1[0] if self.head1x1 is not None else 0}
+
+    def check_groups(self, r: _Reader, field: str):
+        """Every grouped conv's channel counts must divide by its groups (NAM Core refuses otherwise)."""
+        c, b, n_cond = self.channels, self.bottleneck, self.condition_size
+        for gating in sorted(set(self.gating)):
+            gb = (1 if gating == "none" else 2) * b
+            _check_groups(r, _f(field, "groups_input"), self.groups["groups_input"], channels=c, conv_outputs=gb)
+            _check_groups(r, _f(field, "groups_input_mixin"), self.groups["groups_input_mixin"],
+                          condition_size=n_cond, conv_outputs=gb)
+            rows = self._film_rows(gating)
+            for key, (shift, groups) in self.films.items():
+                _check_groups(r, _f(field, f"{key}.groups"), groups, condition_size=n_cond,
+                              film_outputs=(2 if shift else 1) * rows[key])
+
     def weight_count(self) -> int:
-        c, n_in = self.channels, self.input_size
+        c, b, n_in = self.channels, self.bottleneck, self.input_size
+        gi, gm = self.groups["groups_input"], self.groups["groups_input_mixin"]
         total = c * n_in
         for k, gating in zip(self.kernel_sizes, self.gating):
             g = 1 if gating == "none" else 2
-            total += g * c * c * k + g * c + g * c * self.condition_size
+            total += g * b * (c // gi) * k + g * b + g * b * (self.condition_size // gm)
             if self.layer1x1:
-                total += c * c + c
-        total += self.head_size * c * self.head_kernel + (self.head_size if self.head_bias else 0)
+                total += c * (b // self.layer1x1_groups) + c
+            if self.head1x1 is not None:
+                out, groups = self.head1x1
+                total += out * (b // groups) + out
+            rows = self._film_rows(gating)
+            for key, (shift, groups) in self.films.items():
+                n_out = (2 if shift else 1) * rows[key]
+                total += n_out * (self.condition_size // groups) + n_out
+        total += self.head_size * self.head_input * self.head_kernel + (self.head_size if self.head_bias else 0)
         return total
 
     def state_floats(self, chunk=4096) -> int:
         return sum(self.channels * (2 * (k - 1) * d + chunk) for k, d in zip(self.kernel_sizes, self.dilations))
 
     def build(self, w: _Weights) -> LayerArray:
-        c = self.channels
+        c, b = self.channels, self.bottleneck
+        gi, gm = self.groups["groups_input"], self.groups["groups_input_mixin"]
         rechannel = w.take((c, self.input_size))
         layers = []
         for j, (k, d) in enumerate(zip(self.kernel_sizes, self.dilations)):
             g = 1 if self.gating[j] == "none" else 2
-            conv_w = w.take((g * c, c, k))
-            conv_b = w.take((g * c,))
-            mixin = w.take((g * c, self.condition_size))
-            l1w = w.take((c, c)) if self.layer1x1 else None
+            conv_w = w.take((g * b, c // gi, k))
+            conv_b = w.take((g * b,))
+            mixin = w.take((g * b, self.condition_size // gm))
+            l1w = w.take((c, b // self.layer1x1_groups)) if self.layer1x1 else None
             l1b = w.take((c,)) if self.layer1x1 else None
+            h1w = h1b = None
+            if self.head1x1 is not None:
+                out, groups = self.head1x1
+                h1w, h1b = w.take((out, b // groups)), w.take((out,))
+            films = {}
+            rows = self._film_rows(self.gating[j])
+            for key in FILM_KEYS:
+                if key in self.films:
+                    shift, groups = self.films[key]
+                    n_out = (2 if shift else 1) * rows[key]
+                    films[key] = FiLM(shift=shift, groups=groups, weight=w.take((n_out, self.condition_size // groups)),
+                                      bias=w.take((n_out,)))
             layers.append(Layer(kernel_size=k, dilation=d, activation=self.activations[j], gating=self.gating[j],
                                 gate_activation=self.gate_activations[j], conv_weight=conv_w, conv_bias=conv_b,
-                                mixin_weight=mixin, layer1x1_weight=l1w, layer1x1_bias=l1b))
-        head_w = w.take((self.head_size, c, self.head_kernel))
+                                mixin_weight=mixin, layer1x1_weight=l1w, layer1x1_bias=l1b,
+                                groups_input=gi, groups_mixin=gm, layer1x1_groups=self.layer1x1_groups,
+                                head1x1_weight=h1w, head1x1_bias=h1b,
+                                head1x1_groups=self.head1x1[1] if self.head1x1 is not None else 1, films=films))
+        head_w = w.take((self.head_size, self.head_input, self.head_kernel))
         head_b = w.take((self.head_size,)) if self.head_bias else None
         return LayerArray(input_size=self.input_size, condition_size=self.condition_size, channels=c,
-                          bottleneck=c, head_size=self.head_size, head_kernel_size=self.head_kernel,
+                          bottleneck=b, head_size=self.head_size, head_kernel_size=self.head_kernel,
                           rechannel_weight=rechannel, layers=layers, head_weight=head_w, head_bias=head_b,
                           allowed_widths=self.allowed_widths)
+
+
+def _check_slopes(r: _Reader, act: Activation, rows: int, field: str):
+    n = len(act.slopes)
+    if n not in (1, rows):
+        r.fail(_f(field, "negative_slopes"), f"expected 1 or {rows} (the bottleneck) slopes, got {n}")
 
 
 def _sample_rate(r: _Reader, d: dict, field: str):
@@ -417,6 +519,11 @@ def _parse_wavenet(r: _Reader, d: dict, field: str, depth: int = 0, outputs: int
         if prev.head_size != cur.channels:
             r.fail(f"{cfield}.layers[{i - 1}].head_size",
                    f"expected {cur.channels} (the next array's channels), got {prev.head_size}")
+        if prev.head_size != cur.head_input:
+            # The previous head output seeds this array's head accumulator (head1x1 outputs, or
+            # the bottleneck, rows).
+            r.fail(f"{cfield}.layers[{i - 1}].head_size",
+                   f"expected {cur.head_input} (the next array's head accumulator rows), got {prev.head_size}")
     if arrays[0].input_size != 1:
         r.unsupported(f"{cfield}.layers[0].input_size", f"only 1 input channel is supported, got {arrays[0].input_size}")
     if arrays[-1].head_size != outputs:
@@ -428,6 +535,7 @@ def _parse_wavenet(r: _Reader, d: dict, field: str, depth: int = 0, outputs: int
             what = "the condition_dsp's output channels" if condition is not None else "the raw input"
             r.unsupported(f"{cfield}.layers[{i}].condition_size",
                           f"expected {cond_channels} ({what}), got {a.condition_size}")
+        a.check_groups(r, f"{cfield}.layers[{i}]")
     if any(a.allowed_widths is not None for a in arrays) and len(arrays) != 1:
         r.unsupported(_f(cfield, "layers"), "slimmable WaveNets with more than one layer array are not supported")
     rf = 1 + sum(a.lookback for a in arrays) + (0 if condition is None else condition.receptive_field - 1)
@@ -447,8 +555,12 @@ def _parse_wavenet(r: _Reader, d: dict, field: str, depth: int = 0, outputs: int
     rate, _ = _sample_rate(r, d, field)
     legacy = all("head" not in la or la.get("head") is None for la in raw_layers) and all(
         "kernel_sizes" not in la for la in raw_layers)
-    return WaveNetSpec(arrays=built, head_scale=head_scale, sample_rate=rate, metadata=_metadata(r, d, field),
+    spec = WaveNetSpec(arrays=built, head_scale=head_scale, sample_rate=rate, metadata=_metadata(r, d, field),
                        version=_parse_version(r, d, field), legacy_keys=legacy, condition=condition)
+    # A file spelled in the legacy keys but using features only the 0.7 form can express (a 0.6
+    # file with FiLM, say) is saved in the 0.7 form: say so here, so a save round-trips exactly.
+    spec.legacy_keys = legacy and _can_write_legacy(spec)
+    return spec
 
 
 def _parse_lstm(r: _Reader, d: dict, field: str) -> LSTMSpec:
@@ -578,13 +690,19 @@ def _act_json(act: Activation, legacy: bool):
         return act.name
     if act.name == "LeakyReLU":
         return {"type": "LeakyReLU", "negative_slope": act.param}
-    if act.name == "LeakyHardtanh":
-        return {"type": "LeakyHardtanh", "min_slope": act.param, "max_slope": act.param}
+    if act.name in ("LeakyHardtanh", "LeakyHardTanh"):
+        out = {"type": act.name, "min_slope": act.param, "max_slope": act.upper_slope}
+        if (act.min_val, act.max_val) != (-1.0, 1.0):
+            out.update(min_val=act.min_val, max_val=act.max_val)
+        return out
+    if act.name == "PReLU":
+        return {"type": "PReLU", "negative_slopes": list(act.slopes)}
     return {"type": act.name}
 
 
 def _layer_array_json(arr: LayerArray, legacy: bool) -> dict:
     layers = arr.layers
+    first = layers[0]
     base = {"input_size": arr.input_size, "condition_size": arr.condition_size}
     if legacy:
         base.update({
@@ -593,6 +711,13 @@ def _layer_array_json(arr: LayerArray, legacy: bool) -> dict:
             "gated": layers[0].gating == "gated", "head_bias": arr.head_bias is not None})
     else:
         inactive = {"active": False, "shift": True, "groups": 1}
+
+        def film_json(key):
+            f = first.films.get(key)
+            return dict(inactive) if f is None else {"active": True, "shift": f.shift, "groups": f.groups}
+        head1x1 = {"active": False, "out_channels": arr.head_size, "groups": 1}
+        if first.head1x1_weight is not None:
+            head1x1 = {"active": True, "out_channels": first.head1x1_weight.shape[0], "groups": first.head1x1_groups}
         base.update({
             "head": {"out_channels": arr.head_size, "kernel_size": arr.head_kernel_size,
                      "bias": arr.head_bias is not None},
@@ -601,10 +726,10 @@ def _layer_array_json(arr: LayerArray, legacy: bool) -> dict:
             "dilations": [l.dilation for l in layers],
             "activation": [_act_json(l.activation, False) for l in layers],
             "bottleneck": arr.bottleneck,
-            "head1x1": {"active": False, "out_channels": arr.head_size, "groups": 1},
-            "layer1x1": {"active": layers[0].layer1x1_weight is not None, "groups": 1},
-            "groups_input": 1, "groups_input_mixin": 1,
-            **{key: dict(inactive) for key in _FILM_KEYS},
+            "head1x1": head1x1,
+            "layer1x1": {"active": first.layer1x1_weight is not None, "groups": first.layer1x1_groups},
+            "groups_input": first.groups_input, "groups_input_mixin": first.groups_mixin,
+            **{key: film_json(key) for key in FILM_KEYS},
             "gating_mode": [l.gating for l in layers],
             "secondary_activation": [None if l.gating == "none" else _act_json(l.gate_activation, False)
                                      for l in layers],
@@ -616,8 +741,17 @@ def _layer_array_json(arr: LayerArray, legacy: bool) -> dict:
     return base
 
 
+def _version_at_least(version: str, minimum: tuple) -> bool:
+    try:
+        return tuple(int(p) for p in version.split(".")[:2]) >= minimum
+    except ValueError:
+        return False
+
+
 def _can_write_legacy(spec: WaveNetSpec) -> bool:
     for arr in spec.arrays:
+        if arr.is_extended:
+            return False
         first = arr.layers[0]
         for layer in arr.layers:
             if (layer.kernel_size != first.kernel_size or layer.activation != first.activation
@@ -663,7 +797,8 @@ def to_dict(spec, form: str = "auto") -> dict:
     if form == "legacy" and not _can_write_legacy(spec):
         raise ValueError("this WaveNet uses features that only the 0.7 form can express")
     legacy = form == "legacy"
-    version = spec.version if legacy else "0.7.0"
+    # The 0.7 form's keys are what NAM Core reads from 0.6 files too: a 0.6+ file keeps its version.
+    version = spec.version if legacy or _version_at_least(spec.version, (0, 6)) else "0.7.0"
     return {"version": version, "metadata": spec.metadata, "architecture": "WaveNet",
             "config": {"layers": [_layer_array_json(a, legacy) for a in spec.arrays], "head": None,
                        "head_scale": float(spec.head_scale),

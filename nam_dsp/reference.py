@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
+from .spec import Activation, ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
 
 
 def activation(name: str, param: float, z: np.ndarray) -> np.ndarray:
@@ -34,7 +34,35 @@ def activation(name: str, param: float, z: np.ndarray) -> np.ndarray:
         return z * np.clip(z + 3.0, 0.0, 6.0) / 6.0
     if name == "Identity":
         return z
+    if name == "PReLU":  # one slope for every channel (see apply_activation for per-channel slopes)
+        return np.where(z > 0, z, param * z)
     raise ValueError(f"unknown activation {name!r}")
+
+
+def apply_activation(act: Activation, z: np.ndarray) -> np.ndarray:
+    """``act`` over ``z`` (channels, T), parameters included (PReLU slopes are per row)."""
+    if act.name == "PReLU":
+        slopes = act.slope_per_channel(z.shape[0]).astype(np.float64)
+        return np.where(z > 0, z, slopes[:, None] * z)
+    if act.name in ("LeakyHardtanh", "LeakyHardTanh"):
+        lo, hi = act.min_val, act.max_val
+        return np.where(z < lo, lo + act.param * (z - lo), np.where(z > hi, hi + act.upper_slope * (z - hi), z))
+    return activation(act.name, act.param, z)
+
+
+def grouped_1x1(weight: np.ndarray, x: np.ndarray, groups: int = 1) -> np.ndarray:
+    """A 1x1 conv with ``weight`` (out, in / groups): output row o reads its group's inputs only."""
+    weight = weight.astype(np.float64)
+    out_g, in_g = weight.shape[0] // groups, weight.shape[1]
+    return np.concatenate([weight[g * out_g:(g + 1) * out_g] @ x[g * in_g:(g + 1) * in_g]
+                           for g in range(groups)])
+
+
+def film(f, x: np.ndarray, cond: np.ndarray) -> np.ndarray:
+    """FiLM: ``x * scale + shift`` with ``[scale; shift] = W cond + b`` (grouped 1x1)."""
+    ss = grouped_1x1(f.weight, cond, f.groups) + f.bias.astype(np.float64)[:, None]
+    d = x.shape[0]
+    return x * ss[:d] + ss[d:] if f.shift else x * ss
 
 
 def _delay(h: np.ndarray, shift: int) -> np.ndarray:
@@ -47,13 +75,49 @@ def _delay(h: np.ndarray, shift: int) -> np.ndarray:
     return out
 
 
-def causal_conv(h: np.ndarray, weight: np.ndarray, dilation: int) -> np.ndarray:
-    """``sum_k weight[:, :, k] @ h[:, t - (K-1-k) d]`` for every t (zeros before the start)."""
+def causal_conv(h: np.ndarray, weight: np.ndarray, dilation: int, groups: int = 1) -> np.ndarray:
+    """``sum_k weight[:, :, k] @ h[:, t - (K-1-k) d]`` for every t (zeros before the start).
+
+    With ``groups`` the weight is ``(out, in / groups, K)`` and each group of outputs reads only
+    its own group of inputs.
+    """
     k_taps = weight.shape[2]
     out = np.zeros((weight.shape[0], h.shape[1]))
     for k in range(k_taps):
-        out += weight[:, :, k].astype(np.float64) @ _delay(h, (k_taps - 1 - k) * dilation)
+        out += grouped_1x1(weight[:, :, k], _delay(h, (k_taps - 1 - k) * dilation), groups)
     return out
+
+
+def _layer(arr, layer, h: np.ndarray, cond: np.ndarray):
+    """One layer over the whole signal: (next layer's input, this layer's head contribution)."""
+    films = layer.films
+
+    def mod(key, x):
+        return film(films[key], x, cond) if key in films else x
+
+    b = arr.bottleneck
+    # The dilated conv reads the (FiLM-modulated) input; the residual adds the unmodulated one.
+    z = mod("conv_post_film", causal_conv(mod("conv_pre_film", h), layer.conv_weight, layer.dilation,
+                                          layer.groups_input) + layer.conv_bias[:, None])
+    mix = grouped_1x1(layer.mixin_weight, mod("input_mixin_pre_film", cond), layer.groups_mixin)
+    z = mod("activation_pre_film", z + mod("input_mixin_post_film", mix))
+    if layer.gating == "none":
+        a = apply_activation(layer.activation, z)
+    else:
+        main = apply_activation(layer.activation, z[:b])
+        gate = apply_activation(layer.gate_activation, z[b:])
+        a = main * gate if layer.gating == "gated" else gate * main + (1.0 - gate) * z[:b]
+    a = mod("activation_post_film", a)
+    if layer.layer1x1_weight is not None:
+        u = grouped_1x1(layer.layer1x1_weight, a, layer.layer1x1_groups) + layer.layer1x1_bias[:, None]
+        # NAM Core applies layer1x1_post_film in blended layers only (its weights are in the file
+        # for every layer); its render of the wavenet_a2_max fixture confirms it.
+        h = h + (mod("layer1x1_post_film", u) if layer.gating == "blended" else u)
+    # With the layer 1x1 inactive NAM Core passes the residual stream through unchanged.
+    if layer.head1x1_weight is not None:
+        a = mod("head1x1_post_film", grouped_1x1(layer.head1x1_weight, a, layer.head1x1_groups)
+                + layer.head1x1_bias[:, None])
+    return h, a
 
 
 def _wavenet(spec: WaveNetSpec, x: np.ndarray, prewarm: bool) -> np.ndarray:
@@ -65,21 +129,9 @@ def _wavenet(spec: WaveNetSpec, x: np.ndarray, prewarm: bool) -> np.ndarray:
     head_in = None
     for arr in spec.arrays:
         h = arr.rechannel_weight.astype(np.float64) @ stream
-        acc = np.zeros((arr.bottleneck, h.shape[1])) if head_in is None else head_in.copy()
+        acc = np.zeros((arr.head_input_size, h.shape[1])) if head_in is None else head_in.copy()
         for layer in arr.layers:
-            z = causal_conv(h, layer.conv_weight, layer.dilation)
-            z += layer.conv_bias[:, None] + layer.mixin_weight.astype(np.float64) @ cond
-            b = arr.bottleneck
-            act = layer.activation
-            if layer.gating == "none":
-                a = activation(act.name, act.param, z)
-            else:
-                main = activation(act.name, act.param, z[:b])
-                gate = activation(layer.gate_activation.name, layer.gate_activation.param, z[b:])
-                a = main * gate if layer.gating == "gated" else gate * main + (1.0 - gate) * z[:b]
-            if layer.layer1x1_weight is not None:
-                h = h + layer.layer1x1_weight.astype(np.float64) @ a + layer.layer1x1_bias[:, None]
-            # With the layer 1x1 inactive NAM Core passes the residual stream through unchanged.
+            h, a = _layer(arr, layer, h, cond)
             acc = acc + a
         head = causal_conv(acc, arr.head_weight, 1)
         if arr.head_bias is not None:

@@ -9,7 +9,20 @@ Weights are stored in the shapes of the equations in ``docs``:
   ``h[t - (K-1) d]``;
 * 1x1 maps: ``(out, in)``;
 * gated / blended layers stack the two halves on the output axis: rows ``[:B]`` feed the main
-  activation and rows ``[B:]`` the gate.
+  activation and rows ``[B:]`` the gate;
+* grouped convs (NAM's ``groups_input``, ``groups_input_mixin``, ``layer1x1.groups``,
+  ``head1x1.groups``, FiLM ``groups``) keep PyTorch's compact shape ``(out, in / groups[, K])``:
+  output row ``o`` belongs to group ``o // (out / groups)`` and reads only that group's
+  ``in / groups`` input rows. That is also the file's weight order.
+
+NAM's A2 extensions (all optional; a model without them is exactly the A1 / 0.7.0 WaveNet):
+
+* ``bottleneck`` B != channels C: the dilated conv makes ``G*B`` rows, the layer 1x1 maps B -> C;
+* ``head1x1``: a per-layer 1x1 conv (B -> head1x1 out, bias) whose output, not the activation,
+  feeds the head accumulator;
+* FiLM blocks: ``x * scale + shift`` with ``[scale; shift]`` a 1x1 conv (bias) of the condition,
+  at eight places in a layer (see :data:`FILM_KEYS`);
+* activations with per-channel or range parameters (PReLU, LeakyHardtanh with any range).
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ ACTIVATIONS = {
     "Hardswish": False,
     "LeakyHardTanh": True,
     "Identity": False,
+    "PReLU": True,  # per-channel negative slopes
 }
 # Integer codes shared with the Cython kernels (keep in step with _kernels.pyx).
 ACTIVATION_CODES = {
@@ -54,10 +68,14 @@ ACTIVATION_CODES = {
     "Swish": 8,
     "Hardswish": 9,
     "LeakyHardTanh": 6,
+    "PReLU": 10,
 }
 # NAM Core prewarms in whole blocks of this many samples (its default maximum buffer size).
 PREWARM_BLOCK = 64
 GATING_MODES = ("none", "gated", "blended")
+# NAM's FiLM sites in a layer, in the file's weight order.
+FILM_KEYS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film", "input_mixin_post_film",
+             "activation_pre_film", "activation_post_film", "layer1x1_post_film", "head1x1_post_film")
 
 
 def _check_ratio(ratio) -> float:
@@ -73,14 +91,43 @@ def _check_ratio(ratio) -> float:
 
 @dataclass(frozen=True)
 class Activation:
-    """An elementwise nonlinearity: its NAM name and its one optional parameter."""
+    """An elementwise nonlinearity: its NAM name and its parameters.
+
+    ``param``: LeakyReLU's negative slope, LeakyHardtanh's slope below ``min_val``.
+    LeakyHardtanh also uses ``min_val`` / ``max_val`` (its linear range) and ``max_slope`` (the
+    slope above ``max_val``; None means equal to ``param``). PReLU uses ``slopes``: one negative
+    slope per channel (a single value applies to every channel).
+    """
 
     name: str
     param: float = 0.0
+    min_val: float = -1.0
+    max_val: float = 1.0
+    max_slope: Optional[float] = None
+    slopes: Optional[tuple] = None
 
     @property
     def code(self) -> int:
         return ACTIVATION_CODES[self.name]
+
+    @property
+    def upper_slope(self) -> float:
+        return self.param if self.max_slope is None else self.max_slope
+
+    @property
+    def is_extended(self) -> bool:
+        """Needs the general kernel path (per-channel slopes, or a LeakyHardtanh other than the
+        symmetric one on [-1, 1])."""
+        if self.name == "PReLU":
+            return True
+        if self.code == 6:
+            return (self.min_val, self.max_val) != (-1.0, 1.0) or self.upper_slope != self.param
+        return False
+
+    def slope_per_channel(self, channels: int) -> np.ndarray:
+        """PReLU's slopes as a float32 vector of ``channels`` values."""
+        s = np.asarray(self.slopes if self.slopes is not None else (0.01,), dtype=np.float32)
+        return np.full(channels, s[0], dtype=np.float32) if s.size == 1 else s.copy()
 
 
 TANH = Activation("Tanh")
@@ -88,11 +135,47 @@ SIGMOID = Activation("Sigmoid")
 
 
 @dataclass
+class FiLM:
+    """Feature-wise linear modulation: ``x * scale + shift`` with ``[scale; shift]`` (or just
+    ``scale`` when ``shift`` is False) a grouped 1x1 conv, with bias, of the condition signal.
+
+    ``weight``: ``((2 if shift else 1) * D, condition_size / groups)`` for a signal of D rows;
+    ``bias``: ``((2 if shift else 1) * D,)``.
+    """
+
+    shift: bool
+    groups: int
+    weight: np.ndarray
+    bias: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        """D, the rows of the signal it modulates."""
+        return self.weight.shape[0] // (2 if self.shift else 1)
+
+
+@dataclass
 class Layer:
     """One residual layer of a WaveNet layer array.
 
-    ``conv_weight`` is ``(G*B, C, K)`` with ``G`` = 2 for gated/blended layers, ``B`` the bottleneck
-    (equal to the array's channels in every standard model).
+    ``conv_weight`` is ``(G*B, C / groups_input, K)`` with ``G`` = 2 for gated/blended layers,
+    ``B`` the bottleneck (equal to the array's channels in every standard model).
+
+    One layer, as NAM Core computes it (``cond`` is the raw input or the condition model's
+    output; every FiLM is optional):
+
+    .. code-block:: text
+
+        x'   = conv_pre_film(x)                         the dilated conv reads x' (its history too)
+        z    = conv_post_film(conv(x'))  +  input_mixin_post_film(M input_mixin_pre_film(cond))
+        z    = activation_pre_film(z)
+        a    = f(z) | f(z[:B]) * g(z[B:]) | g(z[B:]) f(z[:B]) + (1 - g(z[B:])) z[:B]
+        a    = activation_post_film(a)
+        next = x + layer1x1_post_film(U a + u)          (x when the layer 1x1 is inactive)
+        head += head1x1_post_film(V a + v)              (a when head1x1 is inactive)
+
+    NAM Core applies ``layer1x1_post_film`` in blended layers only (the file holds its weights
+    for every layer); its render of the ``wavenet_a2_max`` fixture confirms that, so we do too.
     """
 
     kernel_size: int
@@ -102,13 +185,28 @@ class Layer:
     gate_activation: Activation  # used only when gating != "none"
     conv_weight: np.ndarray
     conv_bias: np.ndarray
-    mixin_weight: np.ndarray  # (G*B, condition_size)
-    layer1x1_weight: Optional[np.ndarray]  # (C, B) or None when inactive
+    mixin_weight: np.ndarray  # (G*B, condition_size / groups_mixin)
+    layer1x1_weight: Optional[np.ndarray]  # (C, B / layer1x1_groups) or None when inactive
     layer1x1_bias: Optional[np.ndarray]
+    groups_input: int = 1
+    groups_mixin: int = 1
+    layer1x1_groups: int = 1
+    head1x1_weight: Optional[np.ndarray] = None  # (head1x1 out, B / head1x1_groups) or None
+    head1x1_bias: Optional[np.ndarray] = None
+    head1x1_groups: int = 1
+    films: dict = field(default_factory=dict)  # FILM_KEYS name -> FiLM, only the active ones
 
     @property
     def lookback(self) -> int:
         return (self.kernel_size - 1) * self.dilation
+
+    @property
+    def is_extended(self) -> bool:
+        """Uses an A2 extension beyond the plain WaveNet layer (groups, head1x1, FiLM, ...)."""
+        return (self.groups_input != 1 or self.groups_mixin != 1 or self.layer1x1_groups != 1
+                or self.head1x1_weight is not None or bool(self.films)
+                or self.activation.is_extended
+                or (self.gating != "none" and self.gate_activation.is_extended))
 
 
 @dataclass
@@ -123,13 +221,24 @@ class LayerArray:
     head_kernel_size: int
     rechannel_weight: np.ndarray  # (C, input_size)
     layers: list
-    head_weight: np.ndarray  # (head_size, B, head_kernel_size)
+    head_weight: np.ndarray  # (head_size, head_input_size, head_kernel_size)
     head_bias: Optional[np.ndarray]  # (head_size,) or None
     allowed_widths: Optional[tuple] = None  # slimmable widths, sorted ascending
 
     @property
     def receptive_field(self) -> int:
         return sum(layer.lookback for layer in self.layers) + self.head_kernel_size - 1
+
+    @property
+    def head_input_size(self) -> int:
+        """Rows of the head accumulator: head1x1's outputs when active, else the bottleneck."""
+        first = self.layers[0]
+        return self.bottleneck if first.head1x1_weight is None else first.head1x1_weight.shape[0]
+
+    @property
+    def is_extended(self) -> bool:
+        """Needs the general kernel path (bottleneck != channels or any layer extension)."""
+        return self.bottleneck != self.channels or any(layer.is_extended for layer in self.layers)
 
 
 @dataclass
@@ -150,6 +259,9 @@ class WaveNetSpec:
     def __post_init__(self):
         # The engine multiplies in float32 and files store float32: keep head_scale exact in both.
         self.head_scale = float(np.float32(self.head_scale))
+        # Decided once, when the spec is made: check_width runs on audio threads (a width switch)
+        # and must not allocate, which walking the layers would.
+        self._full_width_only = self.is_extended
 
     @property
     def receptive_field(self) -> int:
@@ -177,7 +289,12 @@ class WaveNetSpec:
         return self.arrays[0].channels
 
     def check_width(self, width: int) -> int:
-        """Return ``width`` as an int if it is one of the allowed widths, else raise WidthError."""
+        """Return ``width`` as an int if it is one of the allowed widths, else raise WidthError.
+
+        A model using the A2 extensions (:attr:`is_extended`, as it was when the spec was made) is
+        refused any width but its full one: channel slicing is not defined for grouped convs,
+        bottlenecks and FiLM. Allocates nothing (width switches call it on the audio thread).
+        """
         if self.allowed_widths is None:
             raise WidthError(
                 "this WaveNet is not slimmable (its file has no 'slimmable' key): width cannot change")
@@ -188,7 +305,16 @@ class WaveNetSpec:
             ok = False
         if not ok:
             raise WidthError(f"width {width!r} is not allowed; allowed widths: {list(self.allowed_widths)}")
+        if self._full_width_only and int(width) != self.full_width:
+            raise WidthError(
+                "slimming a WaveNet that uses FiLM, grouped convs, head1x1, a bottleneck or per-channel "
+                "activations is not supported: only the full width runs")
         return int(width)
+
+    @property
+    def is_extended(self) -> bool:
+        """Uses NAM's A2 extensions (FiLM, groups, head1x1, bottleneck != channels, PReLU, ...)."""
+        return any(a.is_extended for a in self.arrays)
 
     def width_for_ratio(self, ratio: float) -> int:
         """NAM's slimming rule: ``allowed[min(floor(ratio * n), n - 1)]`` for ``ratio`` in [0, 1]."""
@@ -196,7 +322,7 @@ class WaveNetSpec:
             raise WidthError("this WaveNet is not slimmable: --slim / set_slim need a 'slimmable' model")
         ratio = _check_ratio(ratio)
         n = len(self.allowed_widths)
-        return self.allowed_widths[min(int(math.floor(float(ratio) * n)), n - 1)]
+        return self.check_width(self.allowed_widths[min(int(math.floor(float(ratio) * n)), n - 1)])
 
     def macs_per_sample(self, width: Optional[int] = None) -> int:
         """Multiply-accumulates per output sample (matrix products only) at ``width``."""
@@ -207,10 +333,17 @@ class WaveNetSpec:
             total += c * arr.input_size
             for layer in arr.layers:
                 g = 1 if layer.gating == "none" else 2
+                if layer.is_extended:
+                    # grouped convs: every weight is one multiply-accumulate
+                    total += layer.conv_weight.size + layer.mixin_weight.size
+                    for w in (layer.layer1x1_weight, layer.head1x1_weight):
+                        total += 0 if w is None else w.size
+                    total += sum(f.weight.size + f.rows for f in layer.films.values())
+                    continue
                 total += g * b * c * layer.kernel_size + g * b * arr.condition_size
                 if layer.layer1x1_weight is not None:
                     total += c * b
-            total += arr.head_size * b * arr.head_kernel_size
+            total += arr.head_size * (arr.head_input_size if arr.is_extended else b) * arr.head_kernel_size
         if self.condition is not None:
             total += self.condition.macs_per_sample()
         return total
@@ -253,6 +386,11 @@ class WaveNetSpec:
                 out += [layer.conv_weight, layer.conv_bias, layer.mixin_weight]
                 if layer.layer1x1_weight is not None:
                     out += [layer.layer1x1_weight, layer.layer1x1_bias]
+                if layer.head1x1_weight is not None:
+                    out += [layer.head1x1_weight, layer.head1x1_bias]
+                for key in FILM_KEYS:
+                    if key in layer.films:
+                        out += [layer.films[key].weight, layer.films[key].bias]
             out.append(arr.head_weight)
             if arr.head_bias is not None:
                 out.append(arr.head_bias)

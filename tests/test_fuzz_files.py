@@ -34,7 +34,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 SMALL = ["examples/wavenet.nam", "examples/slimmable_wavenet.nam", "examples/lstm.nam",
          "identity/linear_10.nam", "examples/slimmable_container.nam", "captures/boss_sd1_nano.nam",
-         "identity/wavenet_minimal.nam"]
+         "identity/wavenet_minimal.nam", "examples/wavenet_a2_max.nam"]
 LARGE = ["examples/A2.nam", "captures/boss_sd1_lstm_2x8.nam"]  # a few cases each
 
 HANG_SECONDS = 5.0
@@ -153,7 +153,8 @@ POOL = [None, True, False, 0, -1, 1, 2, 1.5, -0.5, 10 ** 9, 10 ** 18, -10 ** 18,
 SIZE_VALUES = [0, -1, -(10 ** 9), 10 ** 9, 10 ** 12, 10 ** 18, 2 ** 31, 2 ** 32 + 3, 2 ** 63, 513, 1025,
                4097, 10 ** 6, 10 ** 400, 1.5, "8", None, True, [8]]
 SIZE_KEYS = ("channels", "head_size", "input_size", "condition_size", "kernel_size", "hidden_size",
-             "num_layers", "receptive_field", "out_channels", "bottleneck")
+             "num_layers", "receptive_field", "out_channels", "bottleneck", "groups", "groups_input",
+             "groups_input_mixin")
 
 
 def _pick(rng, seq):
@@ -232,9 +233,13 @@ def gen_activation(rng, n):
               {"type": "LeakyReLU", "negative_slope": "x"}, {"type": "LeakyReLU", "negative_slope": Raw("NaN")},
               {"type": "LeakyReLU", "negative_slope": 50.0}, {"type": "LeakyHardtanh", "min_val": -2},
               {"type": "LeakyHardtanh", "min_slope": 0.1, "max_slope": 0.2}, {"type": "Softsign", "alpha": 2},
+              {"type": "PReLU", "negative_slopes": [0.1] * 7}, {"type": "PReLU", "negative_slopes": "x"},
+              {"type": "PReLU", "negative_slopes": []}, {"type": "LeakyHardtanh", "min_val": 2, "max_val": -2},
+              {"type": "LeakyHardtanh", "min_val": Raw("NaN")}, "PReLU",
               # valid ones: must load and give finite output
               "ReLU", "Sigmoid", "Hardtanh", "Softsign", "SiLU", "Hardswish", "Identity", "Fasttanh",
-              {"type": "LeakyReLU", "negative_slope": 0.2}, {"type": "LeakyHardtanh", "min_slope": 0.1}]
+              {"type": "LeakyReLU", "negative_slope": 0.2}, {"type": "LeakyHardtanh", "min_slope": 0.1},
+              {"type": "LeakyHardtanh", "min_val": -0.3, "max_val": 0.6, "min_slope": 0.0, "max_slope": 0.1}]
     wavenets = [r for r in SMALL if _wavenet_layer_paths(_base(r)[0])]
     for i in range(n):
         rel = _pick(rng, wavenets)

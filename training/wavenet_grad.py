@@ -114,6 +114,9 @@ class GradNet:
         for arr in spec.arrays:
             if arr.bottleneck != arr.channels:
                 raise ValueError("a bottleneck different from channels is not supported")
+            if arr.is_extended:
+                raise ValueError("NAM's A2 extensions (FiLM, grouped convs, head1x1, PReLU, ranged "
+                                 "LeakyHardtanh) are not supported for training")
         self.spec = spec
         self.dtype = np.dtype(dtype)
         self.layout = _layout(spec)
