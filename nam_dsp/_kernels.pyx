@@ -61,6 +61,61 @@ cdef extern from *:
     float nd_maxf(float a, float b) noexcept nogil
     float nd_selectf(int c, float a, float b) noexcept nogil
 
+# tanh with AVX-512 where the build has it (the formula of tanh_tile below, rearranged for the
+# FMA pipes, which are what narrow layers are bound by: 13 multiply-type operations and one
+# division per 16 values instead of ~20). tanh|x| = E / (E + 2), E = expm1(2|x|) = 2^k (1 + p) - 1
+# with |x| = k ln2/2 + h, |h| <= ln2/4, and p = expm1(2h) = 2h + h^2 Q(h), Q a degree-4 minimax
+# polynomial (relative error 1.3e-8). Every element, a partial last vector included, takes this
+# path, so a value never depends on where it sits in a block.
+cdef extern from *:
+    """
+    #if defined(__AVX512F__)
+    #include <immintrin.h>
+    #define ND_TANH_AVX512 1
+    static inline __m512 nd_tanh_v(__m512 v) {
+        const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+        const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+        __m512 x = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), magnitude));
+        x = _mm512_min_ps(x, _mm512_set1_ps(9.1f));           /* NaN -> 9.1, as the scalar form */
+        __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(2.8853900817779268f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 h = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.34657359027997264f), x);
+        __m512 q = _mm512_set1_ps(0.08884797957117004f);
+        q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(0.2677327066696318f));
+        q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(0.6666752629554217f));
+        q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(1.333323414566915f));
+        q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(1.9999999253150218f));
+        __m512 p = _mm512_fmadd_ps(_mm512_mul_ps(h, h), q, _mm512_add_ps(h, h));
+        __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(kf), _mm512_set1_epi32(127)), 23);
+        __m512 two_k = _mm512_castsi512_ps(bits);
+        __m512 e = _mm512_fmadd_ps(two_k, p, _mm512_sub_ps(two_k, one));
+        __m512 d = _mm512_add_ps(e, two);
+        __m512 r = _mm512_div_ps(one, d);
+        __m512 t = _mm512_mul_ps(e, r);
+        t = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(t, d, e), t);    /* E / d to ~0.5 ulp */
+        /* near 1, 1 - 2/d is the accurate (and monotonic) form */
+        t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, one, _CMP_GE_OQ), t, _mm512_fnmadd_ps(two, r, one));
+        /* the sign of v: bits of t under the magnitude mask, of v elsewhere */
+        return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(magnitude, _mm512_castps_si512(t),
+                                                             _mm512_castps_si512(v), 0xca));
+    }
+    static inline void nd_tanh_avx512(float* p, Py_ssize_t n) {
+        Py_ssize_t f = 0;
+        for (; f + 16 <= n; f += 16)
+            _mm512_storeu_ps(p + f, nd_tanh_v(_mm512_loadu_ps(p + f)));
+        if (f < n) {
+            __mmask16 m = (__mmask16) ((1u << (n - f)) - 1u);
+            _mm512_mask_storeu_ps(p + f, m, nd_tanh_v(_mm512_maskz_loadu_ps(m, p + f)));
+        }
+    }
+    #else
+    #define ND_TANH_AVX512 0
+    static inline void nd_tanh_avx512(float* p, Py_ssize_t n) { (void)p; (void)n; }
+    #endif
+    """
+    bint ND_TANH_AVX512
+    void nd_tanh_avx512(float* p, Py_ssize_t n) noexcept nogil
+
 # One vector of TILE (16) floats, as a GCC/Clang vector type: the micro-kernels below say
 # exactly which values live in registers instead of hoping the auto-vectoriser finds it. On
 # machines without 512-bit registers the compiler splits each operation into narrower ones.
@@ -115,6 +170,9 @@ cdef inline void tanh_tile(float* v, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t f
     cdef int32_t ki
     cdef float x, y, kf, r, pm1, two_k, e, q, sel, d, t
+    if ND_TANH_AVX512:
+        nd_tanh_avx512(v, n)
+        return
     for f in range(n):
         x = nd_clamp_posf(fabsf(v[f]), <float> 9.1)
         y = <float> 2.0 * x
