@@ -330,8 +330,9 @@ class Trainer:
                 self._print_progress(recent, last_esr, tty)
                 recent, last_print = [], now
             if now - last_ckpt >= c.checkpoint_seconds:
-                self.save_checkpoint()
+                # The .nam first, then the checkpoint: a checkpoint on disk always has its export.
                 self.export()
+                self.save_checkpoint()
                 last_ckpt = time.perf_counter()
         if recent:
             self._print_progress(recent, last_esr, tty)
@@ -340,8 +341,8 @@ class Trainer:
         self._validate_and_keep_best()
         self.elapsed = time.perf_counter() - t_start
         self.cpu = time.process_time() - cpu_start
-        self.save_checkpoint()
         summary = self.export()
+        self.save_checkpoint()
         return summary
 
     def _print_progress(self, recent, last_esr, tty):
