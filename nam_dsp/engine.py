@@ -91,7 +91,8 @@ class Model:
         Only the model's own float32 arithmetic can produce them (inputs are sanitised): a file
         with absurd weights, or an absurdly loud input through an unbounded activation. When it
         happens the state is restored to silence at the end of that block, so the overflow does
-        not live on in the histories.
+        not live on in the histories: the silence recorded by the last :meth:`reset` (for a
+        slimmed WaveNet, each channel's full-width silence value, as a width change uses).
         """
         return int(self._kernel.nonfinite_output_count)
 
