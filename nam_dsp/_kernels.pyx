@@ -655,6 +655,18 @@ cdef inline void ring_fill_rows(Ring* r, int row_from, int row_to, const float* 
             row[t] = values[i]
 
 
+cdef inline void acc_start(Ring* acc, int rows, const float* head_in, Py_ssize_t n_pad) noexcept nogil:
+    """Start a chunk's head accumulator: the previous array's head output (rows CHUNK+TILE apart), or zero."""
+    cdef int i
+    cdef float* accp
+    for i in range(rows):
+        accp = acc.data + i * acc.stride + acc.pos
+        if head_in != NULL:
+            memcpy(accp, head_in + i * (CHUNK + TILE), n_pad * sizeof(float))
+        else:
+            memset(accp, 0, n_pad * sizeof(float))
+
+
 cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stream_stride,
                       const float* head_in, const float* cond, int cond_rows, Py_ssize_t n,
                       bint need_residual, float* z, float* act, float* zmix) noexcept nogil:
@@ -692,13 +704,7 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
     conv_rows(h.data + h.pos, h.stride, c, n_pad, a.rechannel, a.in_size, a.in_size, 1, 1,
               stream, stream_stride, NULL, NULL, NULL, NULL, 0)
 
-    # Head accumulator starts at the previous array's head output, or zero.
-    for i in range(c):
-        accp = a.acc.data + i * a.acc.stride + a.acc.pos
-        if head_in != NULL:
-            memcpy(accp, head_in + i * wide, n_pad * sizeof(float))
-        else:
-            memset(accp, 0, n_pad * sizeof(float))
+    acc_start(&a.acc, c, head_in, n_pad)
 
     for j in range(a.n_layers):
         L = &a.layers[j]
@@ -959,13 +965,7 @@ cdef void array_chunk_general(ArrayK* a, XArrayK* xa, const float* stream, Py_ss
     # Rechannel (1x1, no bias) into the residual stream.
     conv_rows(cur, wide, c, n_pad, a.rechannel, a.in_size, a.in_size, 1, 1, stream, stream_stride,
               NULL, NULL, NULL, NULL, 0)
-    # Head accumulator: the previous array's head output, or zero.
-    for r in range(xa.acc_rows):
-        accp = a.acc.data + r * a.acc.stride + a.acc.pos
-        if head_in != NULL:
-            memcpy(accp, head_in + r * wide, n_pad * sizeof(float))
-        else:
-            memset(accp, 0, n_pad * sizeof(float))
+    acc_start(&a.acc, xa.acc_rows, head_in, n_pad)
 
     for j in range(a.n_layers):
         L = &a.layers[j]
@@ -1100,11 +1100,10 @@ cdef class StreamKernel:
         cdef Py_ssize_t t
         cdef long long bad = 0
         for t in range(n):
-            bad += not isfinite(y[t])
+            if not isfinite(y[t]):
+                y[t] = 0.0
+                bad += 1
         if bad:
-            for t in range(n):
-                if not isfinite(y[t]):
-                    y[t] = 0.0
             self.nonfinite_output_count += bad
             self._restore_silence()
 
