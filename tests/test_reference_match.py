@@ -38,6 +38,27 @@ UNSUPPORTED: dict = {}
 # more hidden units that takes NAM Core's vectorised expf / tanhf (glibc's libmvec on x86-64).
 NEEDS_VECTOR_MATH = {"boss_sd1_lstm_1x16", "boss_sd1_lstm_2x8"}
 NO_VECTOR_MATH_REASON = "no libmvec: NAM Core's vectorised expf / tanhf are not available here"
+# The same two captures also take NAM Core's sigmoid division as RCPPS + one Newton step. RCPPS's
+# low bits are the CPU vendor's own: the renders were made on an AMD CPU (bit for bit here on AMD
+# EPYC), and on an Intel Xeon the same operations land 1.9e-5 and 5.0e-5 away, as NAM Core itself
+# must there since it makes those roundings too. Elsewhere the 1e-5 bar is expected to fail; the
+# render must still be within CROSS_VENDOR_TOLERANCE (a broken LSTM is orders of magnitude off).
+REFERENCE_CPU_VENDOR = "AuthenticAMD"
+CROSS_VENDOR_TOLERANCE = 1e-4
+
+
+def _cpu_vendor() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+CPU_VENDOR = _cpu_vendor()
 
 BLOCKS = ("4096", "64", "random", "1")
 
@@ -172,6 +193,11 @@ def test_render_matches_nam_core_reference(case_block, guitar_di):
         assert y.dtype == np.float32 and y.shape == ref.shape
         assert np.isfinite(y).all()
         error = rel_rms(y, ref)
+        if case.name in NEEDS_VECTOR_MATH and CPU_VENDOR != REFERENCE_CPU_VENDOR:
+            assert error <= CROSS_VENDOR_TOLERANCE, f"{case.name}: relative RMS error {error:.3g}"
+            if error > TOLERANCE:
+                pytest.xfail(f"{case.name}: {error:.3g} from NAM Core's render, made on a CPU whose "
+                             f"RCPPS rounds differently from this {CPU_VENDOR} one's")
         assert error <= TOLERANCE, (
             f"{case.name}: relative RMS error {error:.3g} against NAM Core's render exceeds {TOLERANCE:g}")
     else:
