@@ -132,9 +132,203 @@ cdef extern from *:
     vfloat vload "nd_vload"(const float* p) noexcept nogil
     void vstore "nd_vstore"(float* p, vfloat v) noexcept nogil
 
+# Narrow layers (width <= 4) in two passes over a chunk, each computing every active row of a
+# group of tiles at once: each input vector loaded feeds all rows, and the head sum, layer 1x1
+# and residual, three passes on the general path, become one. C (rows) and T (tiles per group)
+# are constants in each instantiation so the accumulators stay in registers; a chunk's last
+# tiles run with T = 1, and since every frame gets the same operations in the same order in any
+# group, the output does not depend on how the chunk splits into groups. Sums run in one chain
+# per row over (input, tap) from zero, then + (bias + mixin * cond): the order conv_rows uses
+# for sums this short, so both paths agree.
+cdef extern from *:
+    """
+    #define ND_NARROW_MAX 4
+    #define ND_TILE 16
+    #define ND_UNROLL _Pragma("GCC unroll 16")
+
+    /* z[o][t] = sum_{i,k} w[o, i, k] src[i, t0 + 16 t - (K-1-k) dil] + (b[o] + m[o] cond[t0 + 16 t]) */
+    static inline __attribute__((always_inline)) void nd_narrow_conv_regs(
+            nd_vfloat z[ND_NARROW_MAX][4], Py_ssize_t t0, const float* w, Py_ssize_t w_row,
+            int k_taps, int dil, const float* src, Py_ssize_t src_stride, const float* b,
+            const float* m, const float* cond, const int C, const int T) {
+        nd_vfloat x[4];
+        ND_UNROLL for (int o = 0; o < C; o++)
+            ND_UNROLL for (int t = 0; t < T; t++) z[o][t] = nd_vzero();
+        ND_UNROLL for (int i = 0; i < C; i++) {
+            for (int k = 0; k < k_taps; k++) {
+                const float* s = src + i * src_stride + t0 - (Py_ssize_t)(k_taps - 1 - k) * dil;
+                const float* wk = w + i * k_taps + k;
+                ND_UNROLL for (int t = 0; t < T; t++) x[t] = nd_vload(s + ND_TILE * t);
+                ND_UNROLL for (int o = 0; o < C; o++) {
+                    const float wo = wk[o * w_row];
+                    ND_UNROLL for (int t = 0; t < T; t++) z[o][t] = z[o][t] + wo * x[t];
+                }
+            }
+        }
+        ND_UNROLL for (int o = 0; o < C; o++)
+            ND_UNROLL for (int t = 0; t < T; t++)
+                z[o][t] = z[o][t] + (b[o] + m[o] * nd_vload(cond + t0 + ND_TILE * t));
+    }
+
+    static inline __attribute__((always_inline)) void nd_narrow_conv_group(
+            float* z, Py_ssize_t z_stride, Py_ssize_t t0, const float* w, Py_ssize_t w_row,
+            int k_taps, int dil, const float* src, Py_ssize_t src_stride, const float* b,
+            const float* m, const float* cond, const int C, const int T) {
+        nd_vfloat acc[ND_NARROW_MAX][4];
+        nd_narrow_conv_regs(acc, t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, C, T);
+        ND_UNROLL for (int o = 0; o < C; o++)
+            ND_UNROLL for (int t = 0; t < T; t++) nd_vstore(z + o * z_stride + t0 + ND_TILE * t, acc[o][t]);
+    }
+
+    /* head[o] += a[o]; dst[o] = (sum_i u[o, i] a[i] + u_b[o]) + src[o] (src[o] alone without u),
+       skipped when dst is NULL. */
+    static inline __attribute__((always_inline)) void nd_narrow_post_regs(
+            nd_vfloat av[ND_NARROW_MAX][4], Py_ssize_t t0, float* head, Py_ssize_t head_stride,
+            const float* u, Py_ssize_t u_row, const float* u_b, const float* src,
+            Py_ssize_t src_stride, float* dst, Py_ssize_t dst_stride, const int C, const int T) {
+        ND_UNROLL for (int o = 0; o < C; o++)
+            ND_UNROLL for (int t = 0; t < T; t++) {
+                float* hp = head + o * head_stride + t0 + ND_TILE * t;
+                nd_vstore(hp, nd_vload(hp) + av[o][t]);
+            }
+        if (dst == NULL) return;
+        ND_UNROLL for (int o = 0; o < C; o++)
+            ND_UNROLL for (int t = 0; t < T; t++) {
+                nd_vfloat r = nd_vload(src + o * src_stride + t0 + ND_TILE * t);
+                if (u != NULL) {
+                    nd_vfloat acc = nd_vzero();
+                    ND_UNROLL for (int i = 0; i < C; i++) acc = acc + u[o * u_row + i] * av[i][t];
+                    r = (acc + u_b[o]) + r;
+                }
+                nd_vstore(dst + o * dst_stride + t0 + ND_TILE * t, r);
+            }
+    }
+
+    static inline __attribute__((always_inline)) void nd_narrow_post_group(
+            const float* a, Py_ssize_t a_stride, Py_ssize_t t0, float* head, Py_ssize_t head_stride,
+            const float* u, Py_ssize_t u_row, const float* u_b, const float* src,
+            Py_ssize_t src_stride, float* dst, Py_ssize_t dst_stride, const int C, const int T) {
+        nd_vfloat av[ND_NARROW_MAX][4];
+        ND_UNROLL for (int o = 0; o < C; o++)
+            ND_UNROLL for (int t = 0; t < T; t++) av[o][t] = nd_vload(a + o * a_stride + t0 + ND_TILE * t);
+        nd_narrow_post_regs(av, t0, head, head_stride, u, u_row, u_b, src, src_stride, dst, dst_stride, C, T);
+    }
+
+    /* The whole layer for one tile group with tanh applied in registers (AVX-512 builds): the
+       same operations as conv pass, activation_tile and post pass, without the round trips. */
+    static inline __attribute__((always_inline)) void nd_narrow_tanh_group(
+            Py_ssize_t t0, const float* w, Py_ssize_t w_row, int k_taps, int dil, const float* src,
+            Py_ssize_t src_stride, const float* b, const float* m, const float* cond, float* head,
+            Py_ssize_t head_stride, const float* u, Py_ssize_t u_row, const float* u_b, float* dst,
+            Py_ssize_t dst_stride, const int C, const int T) {
+    #if ND_TANH_AVX512
+        nd_vfloat v[ND_NARROW_MAX][4];
+        nd_narrow_conv_regs(v, t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, C, T);
+        ND_UNROLL for (int o = 0; o < C; o++)
+            ND_UNROLL for (int t = 0; t < T; t++) v[o][t] = (nd_vfloat) nd_tanh_v((__m512) v[o][t]);
+        nd_narrow_post_regs(v, t0, head, head_stride, u, u_row, u_b, src, src_stride, dst, dst_stride, C, T);
+    #endif
+    }
+
+    /* One pass over n_pad frames (a multiple of ND_TILE) at C rows: groups of T tiles, then T = 1. */
+    #define ND_NARROW_PASSES(C, T)                                                                \
+    static void nd_narrow_conv_##C(float* z, Py_ssize_t z_stride, Py_ssize_t n_pad,             \
+            const float* w, Py_ssize_t w_row, int k_taps, int dil, const float* src,           \
+            Py_ssize_t src_stride, const float* b, const float* m, const float* cond) {         \
+        Py_ssize_t t0 = 0;                                                                       \
+        for (; t0 + T * ND_TILE <= n_pad; t0 += T * ND_TILE)                                     \
+            nd_narrow_conv_group(z, z_stride, t0, w, w_row, k_taps, dil, src, src_stride, b, m, \
+                                 cond, C, T);                                                    \
+        for (; t0 < n_pad; t0 += ND_TILE)                                                        \
+            nd_narrow_conv_group(z, z_stride, t0, w, w_row, k_taps, dil, src, src_stride, b, m, \
+                                 cond, C, 1);                                                    \
+    }                                                                                            \
+    static void nd_narrow_tanh_##C(Py_ssize_t n_pad, const float* w, Py_ssize_t w_row,       \
+            int k_taps, int dil, const float* src, Py_ssize_t src_stride, const float* b,       \
+            const float* m, const float* cond, float* head, Py_ssize_t head_stride,              \
+            const float* u, Py_ssize_t u_row, const float* u_b, float* dst,                      \
+            Py_ssize_t dst_stride) {                                                             \
+        Py_ssize_t t0 = 0;                                                                       \
+        for (; t0 + T * ND_TILE <= n_pad; t0 += T * ND_TILE)                                     \
+            nd_narrow_tanh_group(t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, head,  \
+                                 head_stride, u, u_row, u_b, dst, dst_stride, C, T);             \
+        for (; t0 < n_pad; t0 += ND_TILE)                                                        \
+            nd_narrow_tanh_group(t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, head,  \
+                                 head_stride, u, u_row, u_b, dst, dst_stride, C, 1);             \
+    }                                                                                            \
+    static void nd_narrow_post_##C(const float* a, Py_ssize_t a_stride, Py_ssize_t n_pad,       \
+            float* head, Py_ssize_t head_stride, const float* u, Py_ssize_t u_row,              \
+            const float* u_b, const float* src, Py_ssize_t src_stride, float* dst,              \
+            Py_ssize_t dst_stride) {                                                             \
+        Py_ssize_t t0 = 0;                                                                       \
+        for (; t0 + T * ND_TILE <= n_pad; t0 += T * ND_TILE)                                     \
+            nd_narrow_post_group(a, a_stride, t0, head, head_stride, u, u_row, u_b, src,        \
+                                 src_stride, dst, dst_stride, C, T);                             \
+        for (; t0 < n_pad; t0 += ND_TILE)                                                        \
+            nd_narrow_post_group(a, a_stride, t0, head, head_stride, u, u_row, u_b, src,        \
+                                 src_stride, dst, dst_stride, C, 1);                             \
+    }
+    ND_NARROW_PASSES(1, 4)
+    ND_NARROW_PASSES(2, 2)
+    ND_NARROW_PASSES(3, 2)
+    ND_NARROW_PASSES(4, 2)
+
+    typedef void (*nd_narrow_conv_fn)(float*, Py_ssize_t, Py_ssize_t, const float*, Py_ssize_t,
+                                      int, int, const float*, Py_ssize_t, const float*,
+                                      const float*, const float*);
+    typedef void (*nd_narrow_post_fn)(const float*, Py_ssize_t, Py_ssize_t, float*, Py_ssize_t,
+                                      const float*, Py_ssize_t, const float*, const float*,
+                                      Py_ssize_t, float*, Py_ssize_t);
+    typedef void (*nd_narrow_tanh_fn)(Py_ssize_t, const float*, Py_ssize_t, int, int, const float*,
+                                      Py_ssize_t, const float*, const float*, const float*, float*,
+                                      Py_ssize_t, const float*, Py_ssize_t, const float*, float*,
+                                      Py_ssize_t);
+    static const nd_narrow_tanh_fn nd_narrow_tanh[ND_NARROW_MAX + 1] =
+        {NULL, nd_narrow_tanh_1, nd_narrow_tanh_2, nd_narrow_tanh_3, nd_narrow_tanh_4};
+    static inline void nd_narrow_tanh_pass(int C, Py_ssize_t n_pad, const float* w, Py_ssize_t w_row,
+            int k_taps, int dil, const float* src, Py_ssize_t src_stride, const float* b,
+            const float* m, const float* cond, float* head, Py_ssize_t head_stride, const float* u,
+            Py_ssize_t u_row, const float* u_b, float* dst, Py_ssize_t dst_stride) {
+        nd_narrow_tanh[C](n_pad, w, w_row, k_taps, dil, src, src_stride, b, m, cond, head,
+                          head_stride, u, u_row, u_b, dst, dst_stride);
+    }
+    static const nd_narrow_conv_fn nd_narrow_conv[ND_NARROW_MAX + 1] =
+        {NULL, nd_narrow_conv_1, nd_narrow_conv_2, nd_narrow_conv_3, nd_narrow_conv_4};
+    static const nd_narrow_post_fn nd_narrow_post[ND_NARROW_MAX + 1] =
+        {NULL, nd_narrow_post_1, nd_narrow_post_2, nd_narrow_post_3, nd_narrow_post_4};
+    static inline void nd_narrow_conv_pass(int C, float* z, Py_ssize_t z_stride, Py_ssize_t n_pad,
+            const float* w, Py_ssize_t w_row, int k_taps, int dil, const float* src,
+            Py_ssize_t src_stride, const float* b, const float* m, const float* cond) {
+        nd_narrow_conv[C](z, z_stride, n_pad, w, w_row, k_taps, dil, src, src_stride, b, m, cond);
+    }
+    static inline void nd_narrow_post_pass(int C, const float* a, Py_ssize_t a_stride,
+            Py_ssize_t n_pad, float* head, Py_ssize_t head_stride, const float* u, Py_ssize_t u_row,
+            const float* u_b, const float* src, Py_ssize_t src_stride, float* dst,
+            Py_ssize_t dst_stride) {
+        nd_narrow_post[C](a, a_stride, n_pad, head, head_stride, u, u_row, u_b, src, src_stride,
+                          dst, dst_stride);
+    }
+    """
+    int NARROW_MAX "ND_NARROW_MAX"
+    void narrow_tanh_pass "nd_narrow_tanh_pass"(int C, Py_ssize_t n_pad, const float* w,
+            Py_ssize_t w_row, int k_taps, int dil, const float* src, Py_ssize_t src_stride,
+            const float* b, const float* m, const float* cond, float* head, Py_ssize_t head_stride,
+            const float* u, Py_ssize_t u_row, const float* u_b, float* dst,
+            Py_ssize_t dst_stride) noexcept nogil
+    void narrow_conv_pass "nd_narrow_conv_pass"(int C, float* z, Py_ssize_t z_stride,
+            Py_ssize_t n_pad, const float* w, Py_ssize_t w_row, int k_taps, int dil,
+            const float* src, Py_ssize_t src_stride, const float* b, const float* m,
+            const float* cond) noexcept nogil
+    void narrow_post_pass "nd_narrow_post_pass"(int C, const float* a, Py_ssize_t a_stride,
+            Py_ssize_t n_pad, float* head, Py_ssize_t head_stride, const float* u,
+            Py_ssize_t u_row, const float* u_b, const float* src, Py_ssize_t src_stride,
+            float* dst, Py_ssize_t dst_stride) noexcept nogil
+
 # Frames per tile (the vectorised inner dimension) and the longest chunk run at once.
 DEF TILE = 16
 DEF CHUNK = 512
+# Convs with at most this many input channels sum each row in one chain (_conv_4x1_short).
+DEF SHORT_SUM_INPUTS = 4
 
 
 # Activation codes (keep in step with nam_dsp.spec.ACTIVATION_CODES).
@@ -412,6 +606,49 @@ cdef inline void _conv_4x1(float* out, Py_ssize_t out_stride, int o, Py_ssize_t 
            a3 + (bo + mo * vload(cond + t0)) + vload(add + (o + 3) * add_stride + t0))
 
 
+cdef inline void _conv_4x1_short(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
+        const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
+        const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, Py_ssize_t add_stride) noexcept nogil:
+    """4 rows x 1 tile for short sums (n_in <= SHORT_SUM_INPUTS): one chain per row over
+    (input, tap), as the 1-row kernels sum. With few inputs the two-chain split of _conv_4x1
+    costs two extra adds per tap and row, a third more work, for no accuracy that matters."""
+    cdef vfloat a0, a1, a2, a3, x0
+    cdef int i, k
+    cdef const float* s
+    cdef const float* wp
+    cdef float bo, mo
+    a0 = vzero()
+    a1 = vzero()
+    a2 = vzero()
+    a3 = vzero()
+    for i in range(n_in):
+        for k in range(k_taps):
+            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
+            wp = w + o * w_row + i * k_taps + k
+            x0 = vload(s)
+            a0 = a0 + wp[0] * x0
+            a1 = a1 + wp[w_row] * x0
+            a2 = a2 + wp[2 * w_row] * x0
+            a3 = a3 + wp[3 * w_row] * x0
+    bo = bias[o + 0] if bias != NULL else <float> 0.0
+    mo = mix[o + 0] if mix != NULL else <float> 0.0
+    vstore(out + (o + 0) * out_stride + t0,
+           a0 + (bo + mo * vload(cond + t0)) + vload(add + (o + 0) * add_stride + t0))
+    bo = bias[o + 1] if bias != NULL else <float> 0.0
+    mo = mix[o + 1] if mix != NULL else <float> 0.0
+    vstore(out + (o + 1) * out_stride + t0,
+           a1 + (bo + mo * vload(cond + t0)) + vload(add + (o + 1) * add_stride + t0))
+    bo = bias[o + 2] if bias != NULL else <float> 0.0
+    mo = mix[o + 2] if mix != NULL else <float> 0.0
+    vstore(out + (o + 2) * out_stride + t0,
+           a2 + (bo + mo * vload(cond + t0)) + vload(add + (o + 2) * add_stride + t0))
+    bo = bias[o + 3] if bias != NULL else <float> 0.0
+    mo = mix[o + 3] if mix != NULL else <float> 0.0
+    vstore(out + (o + 3) * out_stride + t0,
+           a3 + (bo + mo * vload(cond + t0)) + vload(add + (o + 3) * add_stride + t0))
+
+
 cdef inline void _conv_2x2(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
         const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
         const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
@@ -553,9 +790,14 @@ cdef inline void conv_rows(float* out, Py_ssize_t out_stride, int n_out, Py_ssiz
         add = ZEROS
         add_stride = 0
     while o + 4 <= n_out:
-        for t0 in range(0, n_frames, TILE):
-            _conv_4x1(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
-                      bias, mix, cond, add, add_stride)
+        if n_in <= SHORT_SUM_INPUTS:
+            for t0 in range(0, n_frames, TILE):
+                _conv_4x1_short(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                                bias, mix, cond, add, add_stride)
+        else:
+            for t0 in range(0, n_frames, TILE):
+                _conv_4x1(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                          bias, mix, cond, add, add_stride)
         o += 4
     while o + 2 <= n_out:
         t0 = 0
@@ -667,6 +909,23 @@ cdef inline void acc_start(Ring* acc, int rows, const float* head_in, Py_ssize_t
             memset(accp, 0, n_pad * sizeof(float))
 
 
+cdef inline void narrow_layer(ArrayK* a, LayerK* L, int c, const float* cond, Py_ssize_t n_pad,
+                              float* dst, Py_ssize_t dst_stride, float* z) noexcept nogil:
+    """One ungated layer at width c <= NARROW_MAX: conv + bias + mixin into z, the activation in
+    place, then head sum, 1x1 and residual in one pass (dst NULL: no residual needed)."""
+    cdef Ring* h = &L.hist
+    if ND_TANH_AVX512 and L.act == ACT_TANH:
+        narrow_tanh_pass(c, n_pad, L.w, a.channels * L.k_taps, L.k_taps, L.dil, h.data + h.pos,
+                         h.stride, L.b, L.m, cond, a.acc.data + a.acc.pos, a.acc.stride, L.u_w,
+                         a.channels, L.u_b, dst, dst_stride)
+        return
+    narrow_conv_pass(c, z, n_pad, n_pad, L.w, a.channels * L.k_taps, L.k_taps, L.dil,
+                     h.data + h.pos, h.stride, L.b, L.m, cond)
+    activation_tile(z, c * n_pad, L.act, L.act_param)
+    narrow_post_pass(c, z, n_pad, n_pad, a.acc.data + a.acc.pos, a.acc.stride, L.u_w, a.channels,
+                     L.u_b, h.data + h.pos, h.stride, dst, dst_stride)
+
+
 cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stream_stride,
                       const float* head_in, const float* cond, int cond_rows, Py_ssize_t n,
                       bint need_residual, float* z, float* act, float* zmix) noexcept nogil:
@@ -711,6 +970,11 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
         h = &L.hist
         g = 1 if L.gating == GATE_NONE else 2
         last = j == a.n_layers - 1
+        if c <= NARROW_MAX and g == 1 and cond_rows == 1 and L.act != ACT_SILU:
+            narrow_layer(a, L, c, cond, n_pad, NULL if (last and not need_residual) else
+                         (a.residual if last else a.layers[j + 1].hist.data + a.layers[j + 1].hist.pos),
+                         wide if last else a.layers[j + 1].hist.stride, z)
+            continue
         # z = dilated conv + bias + mixin; gate rows come from the second half of the weights.
         if cond_rows == 1:
             conv_rows(z, n_pad, c, n_pad, L.w, a.channels * L.k_taps, c, L.k_taps, L.dil,
