@@ -198,10 +198,27 @@ def _tanh_inputs() -> np.ndarray:
     return np.concatenate([grid, _tiny_floats(), _all_floats_sample(), special, -special])
 
 
+def _short_tanh(x):
+    return _kernels.tanh_short_array(x)
+
+
+# Both tanh implementations: tanh_tile / the AVX-512 form (every layer of 5 or more channels, and
+# tanh_array), and the shorter-chain form narrow layers use on AVX-512 builds.
+TANHS = [pytest.param(_kernels.tanh_array, id="tanh"),
+         pytest.param(_short_tanh, id="narrow-tanh", marks=pytest.mark.skipif(
+             _kernels.tanh_short_array(np.zeros(1, np.float32)) is None,
+             reason="no AVX-512 in this build: narrow layers use the general tanh"))]
+
+
+@pytest.fixture(scope="module", params=TANHS)
+def tanh_impl(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def tanh_pair():
+def tanh_pair(tanh_impl):
     x = _tanh_inputs()
-    return x, _kernels.tanh_array(x)
+    return x, tanh_impl(x)
 
 
 def test_tanh_matches_numpy_in_absolute_and_relative_error(tanh_pair):
@@ -218,27 +235,27 @@ def test_tanh_matches_numpy_in_absolute_and_relative_error(tanh_pair):
     assert np.all(y[~nonzero] == 0)
 
 
-def test_tanh_is_exactly_odd_and_bounded(tanh_pair):
+def test_tanh_is_exactly_odd_and_bounded(tanh_pair, tanh_impl):
     x, y = tanh_pair
-    assert np.array_equal(_kernels.tanh_array(-x), -y)
+    assert np.array_equal(tanh_impl(-x), -y)
     assert np.all(np.abs(y) <= 1.0)
     assert np.all(np.sign(y[x != 0]) == np.sign(x[x != 0]))
 
 
-def test_tanh_at_infinities_and_huge_values():
+def test_tanh_at_infinities_and_huge_values(tanh_impl):
     big = np.array([np.inf, -np.inf, 3.4e38, -3.4e38, 1e20, -1e20, 50.0, -50.0], np.float32)
-    assert np.array_equal(_kernels.tanh_array(big), np.array([1, -1, 1, -1, 1, -1, 1, -1], np.float32))
+    assert np.array_equal(tanh_impl(big), np.array([1, -1, 1, -1, 1, -1, 1, -1], np.float32))
 
 
-def test_tanh_is_monotonic_on_a_dense_grid():
+def test_tanh_is_monotonic_on_a_dense_grid(tanh_impl):
     x = np.linspace(-10.0, 10.0, 2_000_001, dtype=np.float32)
-    assert np.all(np.diff(_kernels.tanh_array(x)) >= 0)
+    assert np.all(np.diff(tanh_impl(x)) >= 0)
 
 
 @pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 1000])
-def test_tanh_array_handles_any_length(n):
+def test_tanh_array_handles_any_length(n, tanh_impl):
     x = np.linspace(-3, 3, n, dtype=np.float32)
-    y = _kernels.tanh_array(x)
+    y = tanh_impl(x)
     assert y.shape == (n,) and y.dtype == np.float32
     np.testing.assert_allclose(y, np.tanh(x.astype(np.float64)), rtol=0, atol=2e-7)
 
