@@ -292,8 +292,9 @@ cdef extern from *:
         nd_narrow_post_regs(av, t0, head, head_stride, u, u_row, u_b, src, src_stride, dst, dst_stride, C, T);
     }
 
-    /* The whole layer for one tile group with tanh applied in registers (AVX-512 builds): the
-       same operations as conv pass, activation_tile and post pass, without the round trips. */
+    /* The whole layer for one tile group, tanh (its short-chain form) applied in registers:
+       AVX-512 builds only (narrow_layer calls it only there); elsewhere the conv pass,
+       activation_tile and the post pass do the same work through z. */
     static inline __attribute__((always_inline)) void nd_narrow_tanh_group(
             Py_ssize_t t0, const float* w, Py_ssize_t w_row, int k_taps, int dil, const float* src,
             Py_ssize_t src_stride, const float* b, const float* m, const float* cond, float* head,
@@ -405,8 +406,6 @@ cdef extern from *:
 # Frames per tile (the vectorised inner dimension) and the longest chunk run at once.
 DEF TILE = 16
 DEF CHUNK = 512
-# Convs with at most this many input channels sum each row in one chain (_conv_4x1_short).
-DEF SHORT_SUM_INPUTS = 4
 
 
 # Activation codes (keep in step with nam_dsp.spec.ACTIVATION_CODES).
@@ -694,49 +693,6 @@ cdef inline void _conv_4x1(float* out, Py_ssize_t out_stride, int o, Py_ssize_t 
            a3 + (bo + mo * vload(cond + t0)) + vload(add + (o + 3) * add_stride + t0))
 
 
-cdef inline void _conv_4x1_short(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
-        const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
-        const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
-        const float* cond, const float* add, Py_ssize_t add_stride) noexcept nogil:
-    """4 rows x 1 tile for short sums (n_in <= SHORT_SUM_INPUTS): one chain per row over
-    (input, tap), as the 1-row kernels sum. With few inputs the two-chain split of _conv_4x1
-    costs two extra adds per tap and row, a third more work, for no accuracy that matters."""
-    cdef vfloat a0, a1, a2, a3, x0
-    cdef int i, k
-    cdef const float* s
-    cdef const float* wp
-    cdef float bo, mo
-    a0 = vzero()
-    a1 = vzero()
-    a2 = vzero()
-    a3 = vzero()
-    for i in range(n_in):
-        for k in range(k_taps):
-            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil
-            wp = w + o * w_row + i * k_taps + k
-            x0 = vload(s)
-            a0 = a0 + wp[0] * x0
-            a1 = a1 + wp[w_row] * x0
-            a2 = a2 + wp[2 * w_row] * x0
-            a3 = a3 + wp[3 * w_row] * x0
-    bo = bias[o + 0] if bias != NULL else <float> 0.0
-    mo = mix[o + 0] if mix != NULL else <float> 0.0
-    vstore(out + (o + 0) * out_stride + t0,
-           a0 + (bo + mo * vload(cond + t0)) + vload(add + (o + 0) * add_stride + t0))
-    bo = bias[o + 1] if bias != NULL else <float> 0.0
-    mo = mix[o + 1] if mix != NULL else <float> 0.0
-    vstore(out + (o + 1) * out_stride + t0,
-           a1 + (bo + mo * vload(cond + t0)) + vload(add + (o + 1) * add_stride + t0))
-    bo = bias[o + 2] if bias != NULL else <float> 0.0
-    mo = mix[o + 2] if mix != NULL else <float> 0.0
-    vstore(out + (o + 2) * out_stride + t0,
-           a2 + (bo + mo * vload(cond + t0)) + vload(add + (o + 2) * add_stride + t0))
-    bo = bias[o + 3] if bias != NULL else <float> 0.0
-    mo = mix[o + 3] if mix != NULL else <float> 0.0
-    vstore(out + (o + 3) * out_stride + t0,
-           a3 + (bo + mo * vload(cond + t0)) + vload(add + (o + 3) * add_stride + t0))
-
-
 cdef inline void _conv_2x2(float* out, Py_ssize_t out_stride, int o, Py_ssize_t t0,
         const float* w, Py_ssize_t w_row, int n_in, int k_taps, int dil,
         const float* src, Py_ssize_t src_stride, const float* bias, const float* mix,
@@ -878,14 +834,9 @@ cdef inline void conv_rows(float* out, Py_ssize_t out_stride, int n_out, Py_ssiz
         add = ZEROS
         add_stride = 0
     while o + 4 <= n_out:
-        if n_in <= SHORT_SUM_INPUTS:
-            for t0 in range(0, n_frames, TILE):
-                _conv_4x1_short(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
-                                bias, mix, cond, add, add_stride)
-        else:
-            for t0 in range(0, n_frames, TILE):
-                _conv_4x1(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
-                          bias, mix, cond, add, add_stride)
+        for t0 in range(0, n_frames, TILE):
+            _conv_4x1(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                      bias, mix, cond, add, add_stride)
         o += 4
     while o + 2 <= n_out:
         t0 = 0
@@ -1000,7 +951,8 @@ cdef inline void acc_start(Ring* acc, int rows, const float* head_in, Py_ssize_t
 cdef inline void narrow_layer(ArrayK* a, LayerK* L, int c, const float* cond, Py_ssize_t n_pad,
                               float* dst, Py_ssize_t dst_stride, float* z) noexcept nogil:
     """One ungated layer at width c <= NARROW_MAX: conv + bias + mixin into z, the activation in
-    place, then head sum, 1x1 and residual in one pass (dst NULL: no residual needed)."""
+    place, then head sum, 1x1 and residual in one pass (dst NULL: no residual needed). With tanh
+    on an AVX-512 build, one pass does it all with the short-chain tanh in registers."""
     cdef Ring* h = &L.hist
     if ND_TANH_AVX512 and L.act == ACT_TANH:
         narrow_tanh_pass(c, n_pad, L.w, a.channels * L.k_taps, L.k_taps, L.dil, h.data + h.pos,

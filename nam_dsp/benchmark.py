@@ -168,6 +168,48 @@ def time_blocks(model: Model, signal: np.ndarray, block_size: int) -> BlockTimin
                        xrt_cpu=audio_seconds / (cpu_ns * 1e-9))
 
 
+#: Rounds of :func:`interleaved_block_times`: each width's best of this many.
+INTERLEAVED_ROUNDS = 40
+#: Audio per round and width in :func:`interleaved_block_times`.
+INTERLEAVED_SECONDS = 0.05
+
+
+def interleaved_block_times(spec, widths: Sequence[int], block_size: int, *,
+                            rounds: int = INTERLEAVED_ROUNDS, seconds: float = INTERLEAVED_SECONDS,
+                            seed: int = 0) -> dict:
+    """Seconds per block at each width, for speed-up ratios between widths.
+
+    One model per width streams the same short signal in turn, round after round, so a slow
+    spell of the machine falls on every width alike; each width keeps its fastest round (as
+    ``timeit`` does). On a shared virtual machine the same code, timed in two back-to-back
+    passes of a few seconds, can differ by 5% or more, and between processes by more than that,
+    so ratios of separately timed passes can be off by as much; interleaved rounds are not.
+
+    Returns
+    -------
+    dict
+        width -> seconds per ``block_size``-sample block (best round).
+    """
+    signal = bench_signal(seconds, spec.sample_rate, block_size, seed)
+    out = np.empty_like(signal)
+    n_blocks = signal.shape[0] // block_size
+    blocks = [(signal[i * block_size:(i + 1) * block_size], out[i * block_size:(i + 1) * block_size])
+              for i in range(n_blocks)]
+    models = {width: from_spec(spec, width=width) for width in widths}
+    best = {width: float("inf") for width in widths}
+    clock = time.perf_counter_ns
+    for round_index in range(rounds + 1):  # round 0 warms every model up
+        for width, model in models.items():
+            process = model.process
+            t0 = clock()
+            for block, block_out in blocks:
+                process(block, block_out)
+            elapsed = (clock() - t0) * 1e-9 / n_blocks
+            if round_index:
+                best[width] = min(best[width], elapsed)
+    return best
+
+
 THREAD_REPEATS = 5
 
 
