@@ -174,7 +174,7 @@ INTERLEAVED_ROUNDS = 40
 INTERLEAVED_SECONDS = 0.05
 
 
-def interleaved_block_times(spec, widths: Sequence[int], block_size: int, *,
+def interleaved_block_times(spec, widths: Sequence[Optional[int]], block_size: int, *,
                             rounds: int = INTERLEAVED_ROUNDS, seconds: float = INTERLEAVED_SECONDS,
                             seed: int = 0) -> dict:
     """Seconds per block at each width, for speed-up ratios between widths.
@@ -184,6 +184,8 @@ def interleaved_block_times(spec, widths: Sequence[int], block_size: int, *,
     ``timeit`` does). On a shared virtual machine the same code, timed in two back-to-back
     passes of a few seconds, can differ by 5% or more, and between processes by more than that,
     so ratios of separately timed passes can be off by as much; interleaved rounds are not.
+
+    A width of None runs the model as built (see :func:`bench_spec`).
 
     Returns
     -------
@@ -210,7 +212,10 @@ def interleaved_block_times(spec, widths: Sequence[int], block_size: int, *,
     return best
 
 
-THREAD_REPEATS = 5
+#: Alternating one-thread / T-thread runs in :func:`bench_spec`; each keeps its best. Each run
+#: lasts ~0.1 s, and on a shared VM one-thread speed alone has varied 20-38x real time between
+#: such runs.
+THREAD_REPEATS = 15
 
 
 def threaded_xrt(make_model: Callable[[], Model], signal: np.ndarray, block_size: int,
@@ -287,8 +292,8 @@ def bench_spec(spec, widths: Sequence[Optional[int]], *, block_size: int = 64, s
 
         row = time_blocks(make_model(), signal, block_size).as_dict()
         if threads > 1:
-            # Best of a few alternating runs: each lasts only ~0.1 s, so a single one mostly
-            # measures what else the scheduler ran at that moment.
+            # Best of alternating runs: each lasts only ~0.1 s, so a single one mostly
+            # measures what else the machine ran at that moment.
             one = many = 0.0
             for _ in range(THREAD_REPEATS):
                 one = max(one, threaded_xrt(make_model, signal, block_size, 1))
