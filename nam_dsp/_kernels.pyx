@@ -149,45 +149,6 @@ cdef extern from *:
     }
     #else
     #define ND_TANH_AVX512 0
-    /* The same tanh with a shorter dependency chain, for narrow layers, whose time is that chain
-       (15 layers wait on each other): k from one FMA against 1.5 * 2^23 (rounding the exact
-       product), Q by Estrin's scheme, and E / d as E * (1 / d) without the correction step.
-       Max relative error 2.1e-7 over every float in [1e-30, 10] (the general form: 1.8e-7);
-       tests/test_kernels_oracle.py holds both to the same error, oddness and monotonicity bars. */
-    static inline __m512 nd_tanh_short_v(__m512 v) {
-        const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
-        const __m512 shifter = _mm512_set1_ps(12582912.0f);        /* 1.5 * 2^23 */
-        const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
-        __m512 x = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), magnitude));
-        x = _mm512_min_ps(x, _mm512_set1_ps(9.1f));
-        __m512 j = _mm512_fmadd_ps(x, _mm512_set1_ps(2.8853900817779268f), shifter);
-        __m512 kf = _mm512_sub_ps(j, shifter);
-        __m512 h = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.34657359027997264f), x);
-        __m512 h2 = _mm512_mul_ps(h, h);
-        __m512 lo = _mm512_fmadd_ps(_mm512_set1_ps(1.333323414566915f), h, _mm512_set1_ps(1.9999999253150218f));
-        __m512 mid = _mm512_fmadd_ps(_mm512_set1_ps(0.2677327066696318f), h, _mm512_set1_ps(0.6666752629554217f));
-        __m512 q = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0.08884797957117004f), h2, mid), h2, lo);
-        __m512 p = _mm512_fmadd_ps(h2, q, _mm512_add_ps(h, h));
-        /* j's low mantissa bits are k: 2^k = (k + 127) << 23 */
-        __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(j),
-                                         _mm512_castps_si512(shifter)), _mm512_set1_epi32(127)), 23);
-        __m512 two_k = _mm512_castsi512_ps(bits);
-        __m512 e = _mm512_fmadd_ps(two_k, p, _mm512_sub_ps(two_k, one));
-        __m512 r = _mm512_div_ps(one, _mm512_add_ps(e, two));
-        __m512 t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, one, _CMP_GE_OQ), _mm512_mul_ps(e, r),
-                                        _mm512_fnmadd_ps(two, r, one));
-        return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(magnitude, _mm512_castps_si512(t),
-                                                             _mm512_castps_si512(v), 0xca));
-    }
-    static inline void nd_tanh_short_array(float* p, Py_ssize_t n) {
-        Py_ssize_t f = 0;
-        for (; f + 16 <= n; f += 16)
-            _mm512_storeu_ps(p + f, nd_tanh_short_v(_mm512_loadu_ps(p + f)));
-        if (f < n) {
-            __mmask16 m = (__mmask16) ((1u << (n - f)) - 1u);
-            _mm512_mask_storeu_ps(p + f, m, nd_tanh_short_v(_mm512_maskz_loadu_ps(m, p + f)));
-        }
-    }
     static inline void nd_tanh_avx512(float* p, Py_ssize_t n) { (void)p; (void)n; }
     static inline void nd_tanh_short_array(float* p, Py_ssize_t n) { (void)p; (void)n; }
     #endif
