@@ -129,24 +129,19 @@ cdef extern from *:
         return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(magnitude, _mm512_castps_si512(t),
                                                              _mm512_castps_si512(v), 0xca));
     }
-    static inline void nd_tanh_short_array(float* p, Py_ssize_t n) {
-        Py_ssize_t f = 0;
-        for (; f + 16 <= n; f += 16)
-            _mm512_storeu_ps(p + f, nd_tanh_short_v(_mm512_loadu_ps(p + f)));
-        if (f < n) {
-            __mmask16 m = (__mmask16) ((1u << (n - f)) - 1u);
-            _mm512_mask_storeu_ps(p + f, m, nd_tanh_short_v(_mm512_maskz_loadu_ps(m, p + f)));
-        }
+    /* A vector tanh over n floats in place; a partial last vector by mask. */
+    #define ND_TANH_OVER_ARRAY(name, tanh_v)                                                    \
+    static inline void name(float* p, Py_ssize_t n) {                                           \
+        Py_ssize_t f = 0;                                                                       \
+        for (; f + 16 <= n; f += 16)                                                            \
+            _mm512_storeu_ps(p + f, tanh_v(_mm512_loadu_ps(p + f)));                            \
+        if (f < n) {                                                                            \
+            __mmask16 m = (__mmask16) ((1u << (n - f)) - 1u);                                   \
+            _mm512_mask_storeu_ps(p + f, m, tanh_v(_mm512_maskz_loadu_ps(m, p + f)));           \
+        }                                                                                       \
     }
-    static inline void nd_tanh_avx512(float* p, Py_ssize_t n) {
-        Py_ssize_t f = 0;
-        for (; f + 16 <= n; f += 16)
-            _mm512_storeu_ps(p + f, nd_tanh_v(_mm512_loadu_ps(p + f)));
-        if (f < n) {
-            __mmask16 m = (__mmask16) ((1u << (n - f)) - 1u);
-            _mm512_mask_storeu_ps(p + f, m, nd_tanh_v(_mm512_maskz_loadu_ps(m, p + f)));
-        }
-    }
+    ND_TANH_OVER_ARRAY(nd_tanh_avx512, nd_tanh_v)
+    ND_TANH_OVER_ARRAY(nd_tanh_short_array, nd_tanh_short_v)
     #else
     #define ND_TANH_AVX512 0
     static inline void nd_tanh_avx512(float* p, Py_ssize_t n) { (void)p; (void)n; }

@@ -46,6 +46,7 @@ def _signal() -> np.ndarray:
 def portable_renders(tmp_path_factory):
     if shutil.which(os.environ.get("CC", "gcc")) is None:
         pytest.skip("no C compiler")
+    pytest.importorskip("Cython", reason="building the extension needs Cython (the test extra has it)")
     src = tmp_path_factory.mktemp("portable_src")
     shutil.copy(ROOT / "setup.py", src)
     shutil.copytree(ROOT / "nam_dsp", src / "nam_dsp",
