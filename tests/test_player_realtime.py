@@ -41,18 +41,22 @@ def allowed_extra(baseline: float) -> float:
     return 3 + 0.3 * baseline
 
 
-#: A no-work baseline whose median 5 s chunk has more xruns than this (one is the start-up's) is
-#: a machine too busy to judge the player by: on a shared VM, in full test runs, the baseline has
-#: reached 9-52 per chunk at 128 frames against 1 when run alone. A player that misses the
-#: margin then xfails with the figures instead of failing.
+#: A no-work baseline with a median 5 s chunk of more xruns than this (one is the start-up's), or
+#: any chunk of more than BUSY_BASELINE_PEAK, ran on a machine too busy to judge the player by.
+#: On the shared VM of 2026-12-01, in full test runs, the baseline reached 9-52 per chunk at 128
+#: frames and 68 at 64 (1-3 when run alone): one vCPU then runs at about half speed, which
+#: doubles the player's work per callback but not the no-work callback's. A player that misses
+#: the margin then xfails with the figures instead of failing; on a quiet machine it must meet it.
 BUSY_BASELINE_CHUNK_XRUNS = 5
+BUSY_BASELINE_PEAK = 10
 
 
 def check_against_baseline(period, b, p):
     bm, pm = b["median_chunk_xruns"], p["median_chunk_xruns"]
     message = (f"period {period}: player {pm} xruns in the median {CHUNK:.0f} s chunk vs baseline "
                f"{bm} (chunks: player {p['chunk_xruns']}, baseline {b['chunk_xruns']})")
-    if pm > bm + allowed_extra(bm) and bm > BUSY_BASELINE_CHUNK_XRUNS:
+    busy = bm > BUSY_BASELINE_CHUNK_XRUNS or max(b["chunk_xruns"]) > BUSY_BASELINE_PEAK
+    if pm > bm + allowed_extra(bm) and busy:
         pytest.xfail(f"the machine itself misses {period}-frame deadlines now: {message}")
     assert pm <= bm + allowed_extra(bm), message
 
