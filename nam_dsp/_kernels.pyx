@@ -168,12 +168,14 @@ cdef extern from *:
     vfloat vload "nd_vload"(const float* p) noexcept nogil
     void vstore "nd_vstore"(float* p, vfloat v) noexcept nogil
 
-# Narrow layers (width <= 4) in two passes over a chunk, each computing every active row of a
-# group of tiles at once: each input vector loaded feeds all rows, and the head sum, layer 1x1
-# and residual, three passes on the general path, become one. C (rows) and T (tiles per group)
-# are constants in each instantiation so the accumulators stay in registers; a chunk's last
-# tiles run with T = 1, and since every frame gets the same operations in the same order in any
-# group, the output does not depend on how the chunk splits into groups. At these widths a
+# Narrow layers (width <= 4): passes over a chunk that each compute every active row of a group
+# of tiles at once, so each input vector loaded feeds all rows. With tanh on AVX-512 builds the
+# whole layer is one pass (tanh in registers); otherwise a conv pass and a post pass (head sum,
+# layer 1x1 and residual: three passes on the general path) run around activation_tile.
+# C (rows) and T (tiles per group) are constants in each instantiation so the accumulators stay
+# in registers; a chunk's last tiles run with T = 1, and since every frame gets the same
+# operations in the same order in any group, the output does not depend on how the chunk splits
+# into groups. At these widths a
 # block's time is mostly latency (each layer waits for the one before, and tanh is most of a
 # layer's chain), so every sum starts from the terms known early (bias and mixin; residual and
 # 1x1 bias) and ends with the newest values: one chain per row over (input, tap), oldest tap
