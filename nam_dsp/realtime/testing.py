@@ -1,4 +1,5 @@
-"""Test support: a JACK server on the dummy driver and an Xvfb display, started and stopped by pid.
+"""Test support: a JACK server on the dummy driver and an Xvfb display, started and stopped by pid,
+and :func:`machine_slowdown`, which tells a slow machine from a slow player.
 
 Both are context managers that yield the process (and for Xvfb the display name) and raise
 :class:`Unavailable` with the reason when the program is missing or does not come up, so tests
@@ -15,6 +16,10 @@ import subprocess
 import tempfile
 import time
 from typing import Optional
+
+import numpy as np
+
+from .player import calibrate
 
 
 class Unavailable(RuntimeError):
@@ -168,3 +173,20 @@ def shared_xvfb() -> str:
     atexit.register(cm.__exit__, None, None, None)
     _SHARED["name"] = name
     return name
+
+
+#: A model running this many times slower than when a player calibrated it means the machine
+#: lost speed meanwhile (on a shared VM: another tenant on the same core), not that the player did.
+SLOWDOWN_LIMIT = 1.3
+
+
+def machine_slowdown(player, repeats: int = 40) -> float:
+    """How many times slower the player's model runs now than at the player's calibration.
+
+    The median over the allowed widths of the ratio of median block times, so a real-time test
+    that failed can tell the machine's slow spells (half speed for minutes on the shared VM of
+    2026-12-01) from the player's own cost; below SLOWDOWN_LIMIT the machine ran as it did at the
+    start.
+    """
+    now = calibrate(player.model, player.block_size, repeats=repeats)
+    return float(np.median([now[w] / player.cost[w] for w in now if player.cost.get(w)]))
