@@ -968,10 +968,16 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
         h = &L.hist
         g = 1 if L.gating == GATE_NONE else 2
         last = j == a.n_layers - 1
+        # Where the residual goes: the next layer's history, this array's output, or nowhere.
+        if not last:
+            nxt = &a.layers[j + 1].hist
+            dst = nxt.data + nxt.pos
+            dst_stride = nxt.stride
+        else:
+            dst = a.residual if need_residual else NULL
+            dst_stride = wide
         if c <= NARROW_MAX and g == 1 and cond_rows == 1 and L.act != ACT_SILU:
-            narrow_layer(a, L, c, cond, n_pad, NULL if (last and not need_residual) else
-                         (a.residual if last else a.layers[j + 1].hist.data + a.layers[j + 1].hist.pos),
-                         wide if last else a.layers[j + 1].hist.stride, z)
+            narrow_layer(a, L, c, cond, n_pad, dst, dst_stride, z)
             continue
         # z = dilated conv + bias + mixin; gate rows come from the second half of the weights.
         if cond_rows == 1:
@@ -1022,15 +1028,8 @@ cdef void array_chunk(ArrayK* a, int width, const float* stream, Py_ssize_t stre
             for f in range(n_pad):
                 accp[f] += arow[f]
         # Residual: next = h + (U a + u), or h when the layer 1x1 is inactive.
-        if last and not need_residual:
+        if dst == NULL:
             continue
-        if not last:
-            nxt = &a.layers[j + 1].hist
-            dst = nxt.data + nxt.pos
-            dst_stride = nxt.stride
-        else:
-            dst = a.residual
-            dst_stride = wide
         if L.u_w != NULL:
             conv_rows(dst, dst_stride, c, n_pad, L.u_w, a.channels, c, 1, 1, a_ptr, n_pad,
                       L.u_b, NULL, NULL, h.data + h.pos, h.stride)

@@ -62,6 +62,14 @@ def bench_signal(seconds: float, sample_rate: float, block_size: int, seed: int 
     return np.clip(noise, -1.0, 1.0).astype(np.float32)
 
 
+def cut_blocks(signal: np.ndarray, out: np.ndarray, block_size: int) -> list:
+    """(input, output) views of each whole block, cut before timing as a live host hands over
+    buffers it already has: at narrow widths a block takes ~1.5 us, and slicing would be a third
+    of it."""
+    return [(signal[i * block_size:(i + 1) * block_size], out[i * block_size:(i + 1) * block_size])
+            for i in range(signal.shape[0] // block_size)]
+
+
 def process_blocks(model: Model, signal: np.ndarray, out: np.ndarray, block_size: int) -> None:
     """Stream ``signal`` through ``model`` in ``block_size`` blocks, writing into ``out``.
 
@@ -140,11 +148,8 @@ def time_blocks(model: Model, signal: np.ndarray, block_size: int) -> BlockTimin
     out = np.empty_like(signal)
     warmup = signal[:block_size * max(1, int(WARMUP_SECONDS * model.sample_rate) // block_size)]
     process_blocks(model, warmup, out[:warmup.shape[0]], block_size)
-    n_blocks = signal.shape[0] // block_size
-    # The blocks are cut before timing, as a live host hands over buffers it already has: at
-    # narrow widths a block takes ~1.5 us and slicing or reading clocks would be a third of it.
-    blocks = [(signal[i * block_size:(i + 1) * block_size], out[i * block_size:(i + 1) * block_size])
-              for i in range(n_blocks)]
+    blocks = cut_blocks(signal, out, block_size)
+    n_blocks = len(blocks)
     process = model.process
     # Pass 1, throughput: the loop alone, timed as a whole (wall and this thread's CPU time).
     wall_start, cpu_start = time.perf_counter_ns(), time.thread_time_ns()
@@ -193,10 +198,8 @@ def interleaved_block_times(spec, widths: Sequence[Optional[int]], block_size: i
         width -> seconds per ``block_size``-sample block (best round).
     """
     signal = bench_signal(seconds, spec.sample_rate, block_size, seed)
-    out = np.empty_like(signal)
-    n_blocks = signal.shape[0] // block_size
-    blocks = [(signal[i * block_size:(i + 1) * block_size], out[i * block_size:(i + 1) * block_size])
-              for i in range(n_blocks)]
+    blocks = cut_blocks(signal, np.empty_like(signal), block_size)
+    n_blocks = len(blocks)
     models = {width: from_spec(spec, width=width) for width in widths}
     best = {width: float("inf") for width in widths}
     clock = time.perf_counter_ns
@@ -236,12 +239,9 @@ def threaded_xrt(make_model: Callable[[], Model], signal: np.ndarray, block_size
     for model, out in zip(models, outputs):
         process_blocks(model, warmup, out[:warmup.shape[0]], block_size)
     start_line = threading.Barrier(threads + 1)
-    n_blocks = signal.shape[0] // block_size
 
     def stream(model: Model, out: np.ndarray) -> None:
-        # Blocks cut beforehand, as in time_blocks: the timed loop is process() calls only.
-        blocks = [(signal[i * block_size:(i + 1) * block_size], out[i * block_size:(i + 1) * block_size])
-                  for i in range(n_blocks)]
+        blocks = cut_blocks(signal, out, block_size)  # the timed loop is process() calls only
         process = model.process
         start_line.wait()
         for block, block_out in blocks:
@@ -304,16 +304,21 @@ def bench_spec(spec, widths: Sequence[Optional[int]], *, block_size: int = 64, s
     return rows
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
+def cpuinfo_field(name: str) -> Optional[str]:
+    """The first ``name`` field of ``/proc/cpuinfo`` (e.g. ``model name``, ``vendor_id``), or None."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if line.lower().startswith("model name"):
+                if line.lower().startswith(name):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def machine_info() -> dict:

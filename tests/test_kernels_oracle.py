@@ -198,14 +198,10 @@ def _tanh_inputs() -> np.ndarray:
     return np.concatenate([grid, _tiny_floats(), _all_floats_sample(), special, -special])
 
 
-def _short_tanh(x):
-    return _kernels.tanh_short_array(x)
-
-
 # Both tanh implementations: tanh_tile / the AVX-512 form (every layer of 5 or more channels, and
 # tanh_array), and the shorter-chain form narrow layers use on AVX-512 builds.
 TANHS = [pytest.param(_kernels.tanh_array, id="tanh"),
-         pytest.param(_short_tanh, id="narrow-tanh", marks=pytest.mark.skipif(
+         pytest.param(_kernels.tanh_short_array, id="narrow-tanh", marks=pytest.mark.skipif(
              _kernels.tanh_short_array(np.zeros(1, np.float32)) is None,
              reason="no AVX-512 in this build: narrow layers use the general tanh"))]
 

@@ -24,6 +24,7 @@ import pytest
 
 import nam_dsp
 from nam_dsp import _kernels
+from nam_dsp.benchmark import cpuinfo_field
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TOLERANCE = 1e-5
@@ -47,18 +48,7 @@ REFERENCE_CPU_VENDOR = "AuthenticAMD"
 CROSS_VENDOR_TOLERANCE = 1e-4
 
 
-def _cpu_vendor() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
-CPU_VENDOR = _cpu_vendor()
+CPU_VENDOR = cpuinfo_field("vendor_id") or "unknown"
 
 BLOCKS = ("4096", "64", "random", "1")
 
