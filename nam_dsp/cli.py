@@ -32,10 +32,10 @@ from typing import List, Optional, Sequence
 import numpy as np
 import soundfile as sf
 
-from . import __version__, load_default
+from . import __version__
 from .benchmark import bench_spec
 from .demo import plucked_phrase, run_widths
-from .engine import ContainerModel, WaveNetModel, from_spec, load, render
+from .engine import ContainerModel, WaveNetModel, load, render
 from .errors import NamDspError, WidthError
 from .nam_file import load_spec
 from .spec import PRESETS, ContainerSpec, WaveNetSpec, preset
@@ -319,12 +319,9 @@ def cmd_bench(args) -> int:
 
 def _demo_model():
     """The bundled default model, or an untrained stand-in (with a notice) when there is none."""
-    try:
-        return load_default(), "the bundled default model"
-    except NamDspError as exc:
-        _notice(f"{exc}; using the slimmable-paper architecture with random weights instead. "
-                "It is UNTRAINED: its outputs show speed and width switching, not an amp's sound.")
-        return from_spec(preset("slimmable-paper")), "slimmable-paper (untrained, random weights)"
+    from .realtime.models import load_model
+    model = load_model(notice=_notice)
+    return model, "the bundled default model" if model.source == "default" else model.source
 
 
 def cmd_demo(args) -> int:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import numpy as np
 
 from .benchmark import process_blocks
 from .engine import Model, WaveNetModel
+from .spec import validation_esr
 
 #: (start in seconds, frequency in Hz, peak level) of each plucked note: an E-minor arpeggio, a
 #: strummed chord and a low E.
@@ -95,33 +96,6 @@ def esr(output: np.ndarray, target: np.ndarray) -> float:
     return error / energy if energy > 0 else (0.0 if error == 0 else float("inf"))
 
 
-def validation_esr(metadata: dict, width: Optional[int], allowed: Optional[Sequence[int]]):
-    """The validation ESR a trainer stored for ``width`` in ``metadata['training']``, if any.
-
-    ``metadata['training']['validation_esr']`` may be a number (the full-width model, as NAM's
-    trainer writes it), a list with one value per allowed width (ascending), or a mapping from
-    width (int or str) to value.
-
-    Returns
-    -------
-    float or None
-    """
-    training = metadata.get("training")
-    if not isinstance(training, dict):
-        return None
-    value = training.get("validation_esr")
-    full_width = allowed[-1] if allowed else width
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) if width == full_width else None
-    if isinstance(value, list) and allowed and len(value) == len(allowed) and width in allowed:
-        entry = value[list(allowed).index(width)]
-    elif isinstance(value, dict):
-        entry = value.get(str(width), value.get(width))
-    else:
-        return None
-    return float(entry) if isinstance(entry, (int, float)) and not isinstance(entry, bool) else None
-
-
 @dataclass
 class WidthRun:
     """The demo's result at one width."""
@@ -158,9 +132,8 @@ def run_widths(model: Model, signal: np.ndarray, block_size: int) -> List[WidthR
         speeds[width] = signal.shape[0] / model.sample_rate / (time.perf_counter() - t0)
         outputs[width] = out
     full = outputs[widths[-1]]
-    allowed = model.allowed_widths
     return [WidthRun(width=w, macs_per_sample=model.macs_per_sample(w), xrt=speeds[w],
                      esr_vs_full=esr(outputs[w], full),
-                     validation_esr=validation_esr(model.spec.metadata, w, allowed),
+                     validation_esr=validation_esr(model.spec, w),
                      output=outputs[w])
             for w in widths]

@@ -43,3 +43,21 @@ class WidthError(NamDspError, ValueError):
 
 class AudioFileError(NamDspError, ValueError):
     """An audio file cannot be used (unreadable, wrong rate, wrong channel count, ...)."""
+
+
+class AudioError(NamDspError, RuntimeError):
+    """The audio system or the live player refused: no such device, a rate the device does not
+    run, a stream that failed, a player setting it cannot use.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, with the value found and what was expected.
+    parameter : str, optional
+        The :class:`~nam_dsp.realtime.player.Player` argument at fault (``"output_device"``,
+        ``"seconds"``, ...), when there is one, so a front end can name its own option for it.
+    """
+
+    def __init__(self, message: str, parameter: str | None = None):
+        super().__init__(message)
+        self.parameter = parameter

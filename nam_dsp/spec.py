@@ -89,6 +89,35 @@ def _check_ratio(ratio) -> float:
     return value
 
 
+def validation_esr(spec, width: Optional[int] = None) -> Optional[float]:
+    """The validation ESR a trainer stored for ``width`` (None: the full width), or None.
+
+    Read from ``spec.metadata['training']['validation_esr']`` of any spec: a number (the full-width
+    model, as NAM's trainer writes it), a list with one value per allowed width (ascending), or a
+    mapping from width (int or str) to value (as nam_dsp's trainer writes it).
+    """
+    training = spec.metadata.get("training") if isinstance(spec.metadata, dict) else None
+    if not isinstance(training, dict):
+        return None
+    value = training.get("validation_esr")
+    allowed = spec.allowed_widths
+    full_width = allowed[-1] if allowed else width
+    width = full_width if width is None else width
+    if _is_number(value):
+        return float(value) if width == full_width else None
+    if isinstance(value, list) and allowed and len(value) == len(allowed) and width in allowed:
+        entry = value[list(allowed).index(width)]
+    elif isinstance(value, dict):
+        entry = value.get(str(width), value.get(width))
+    else:
+        return None
+    return float(entry) if _is_number(entry) else None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Activation:
     """An elementwise nonlinearity: its NAM name and its parameters.

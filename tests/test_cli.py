@@ -217,7 +217,7 @@ def test_demo_shows_the_validation_esr_stored_by_the_trainer(monkeypatch, tmp_pa
     spec = nam_dsp.preset("slimmable-paper")
     spec.arrays[0].allowed_widths = (1, 2, 4, 8)
     spec.metadata["training"] = {"validation_esr": stored}
-    monkeypatch.setattr("nam_dsp.cli.load_default", lambda: nam_dsp.from_spec(spec))
+    monkeypatch.setattr("nam_dsp.load_default", lambda **kw: nam_dsp.from_spec(spec, **kw))
     assert main(["demo", "--out-dir", str(tmp_path), "--seconds", "0.1"]) == 0
     out = capsys.readouterr().out
     assert "validation ESR" in out

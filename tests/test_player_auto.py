@@ -50,6 +50,46 @@ def test_the_smallest_width_is_the_floor():
     assert auto.decide(1, 0.9, now=0.0) is None and "smallest" in auto.reason
 
 
+def test_the_reasons_name_both_thresholds_of_the_hysteresis():
+    auto = AutoWidth(WIDTHS, COST, target=0.5)
+    assert auto.rule == ("target 50%: narrower when p99 > 50% of the deadline (2 readings in a "
+                         "row), wider only when the next width is predicted < 35%")
+    auto.decide(6, 0.30, now=100.0)
+    assert "over the 35% step-up threshold (70% of the 50% target: the hysteresis)" in auto.reason
+    auto.decide(6, 0.05, now=100.0)
+    assert "under the 35% step-up threshold: width 6 -> 7" in auto.reason
+
+
+class _Switcher:
+    """What AutoWidth.step reads and sets on a WidthSwitcher."""
+
+    def __init__(self, width):
+        self.width = self.target_width = width
+        self.transitioning = False
+
+    def request_width(self, width):
+        self.target_width = width
+
+
+def test_step_measures_the_p99_outside_switches_and_requests_the_width():
+    from nam_dsp.realtime.meters import CallbackStats
+    stats = CallbackStats(deadline=0.001)
+    auto = AutoWidth(WIDTHS, COST, target=0.5, confirm=1)
+    eng = _Switcher(8)
+    for _ in range(600):  # 0.6 s of callbacks at 80% of the deadline, plus slow ones in a switch
+        stats.record(0.0008, False)
+        stats.record(0.0100, True)
+    assert auto.step(eng, stats, now=0.2) is None  # the first measurement needs 0.5 s
+    assert auto.step(eng, stats, now=0.6) == 6 and eng.target_width == 6
+    assert "p99 80%" in auto.reason  # the in-switch callbacks (1000%) were left out
+    eng.transitioning = True  # a switch in progress: nothing is measured or decided
+    assert auto.step(eng, stats, now=5.0) is None and eng.target_width == 6
+    eng.transitioning, eng.width = False, 6
+    for _ in range(600):
+        stats.record(0.0001, False)
+    assert auto.step(eng, stats, now=10.0) == 7  # 10% at width 6 -> ~14% predicted at 7
+
+
 # The target and load are set for the machine the tests run on: with JACK's dummy driver run
 # without real-time scheduling and CPU-bound jobs sharing the 2 cores, xruns already start when the
 # callback takes a third of the deadline (the server's own wake-ups miss the rest of the period),

@@ -32,7 +32,8 @@ def test_status_line_shows_width_esr_cpu_xruns_levels_and_the_auto_reason():
     p.model.spec.metadata["training"] = {"validation_esr": {"8": 0.0129}}
     m = p.meters()
     line = cli.status_line(m, p.engine.allowed_widths)
-    assert line.startswith("width 8/8 ESR 0.013 | cpu") and "xruns 0" in line and "dBFS" in line
+    assert line.startswith("width 8/8 ESR 0.013 | cpu") and "dBFS" in line
+    assert "| xruns (audio dropouts): 0 |" in line  # says what an xrun is
     p.set_auto(True)
     assert "| auto: waiting for measurements" in cli.status_line(p.meters(), (1, 8))
 
@@ -52,4 +53,30 @@ def test_arguments_parse_as_documented():
 def test_status_line_of_a_fixed_width_model():
     p = Player(nam_dsp.from_spec(nam_dsp.preset("a1-nano")), block_size=64, rt_priority=None)
     assert cli.status_line(p.meters(), p.engine.allowed_widths).startswith("width 4 (fixed) | cpu")
-    assert cli._key(p, b"+") and cli._key(p, b"a")  # ignored, no error
+    said = []
+    assert cli._key(p, b"+", said.append) and cli._key(p, b"a", said.append)  # no error
+    assert cli._key(p, b"3", said.append) and p.engine.width == 4
+    assert said == ["key '+': this model has a fixed width",
+                    "key a: automatic width needs a slimmable model; this one has a fixed width",
+                    "key '3': this model has a fixed width"]
+
+
+def test_a_width_key_beyond_the_models_widths_says_so_instead_of_doing_nothing():
+    p = make_player()
+    said = []
+    assert cli._key(p, b"9", said.append) and cli._key(p, b"0", said.append)
+    assert p.engine.target_width == 8
+    assert said == ["key 9: this model has 8 widths, keys 1-8 choose 1, 2, 3, 4, 5, 6, 7, 8",
+                    "key 0: this model has 8 widths, keys 1-8 choose 1, 2, 3, 4, 5, 6, 7, 8"]
+    assert cli._key(p, b"8", said.append) and cli._key(p, b"2", said.append)
+    assert p.engine.target_width == 2 and len(said) == 2  # keys in range act silently
+
+
+def test_the_auto_mode_states_its_two_thresholds():
+    p = make_player()  # default target 0.5
+    p.set_auto(True)
+    m = p.meters()
+    assert m["auto_rule"] == ("target 50%: narrower when p99 > 50% of the deadline (2 readings in "
+                              "a row), wider only when the next width is predicted < 35%")
+    p.set_auto(False)
+    assert p.meters()["auto_rule"] == "" and not p.meters()["auto"]

@@ -59,17 +59,72 @@ def test_an_input_file_at_another_rate(tmp_path):
 
 
 def test_a_width_the_model_does_not_have():
-    assert_clean_error(*play("--width", "12"), "width 12", "allowed widths")
+    assert_clean_error(*play("--width", "12"), "--width: ", "width 12", "allowed widths")
 
 
 def test_auto_width_on_a_fixed_width_model(tmp_path):
     path = tmp_path / "nano.nam"
     nam_dsp.save_spec(nam_dsp.preset("a1-nano"), path)
-    assert_clean_error(*play(path, "--auto-width"), "slimmable")
+    assert_clean_error(*play(path, "--auto-width"), "--auto-width: ", "slimmable")
 
 
 def test_a_block_size_out_of_range():
     assert_clean_error(*play("--block-size", "0"), "--block-size")
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--seconds", "-1"], ["--seconds must be more than 0", "got -1"]),
+    (["--seconds", "0"], ["--seconds must be more than 0", "got 0"]),
+    (["--auto-target", "1.5"], ["--auto-target", "between 0 and 1", "got 1.5"]),
+    (["--fade-ms", "nan"], ["--fade-ms", "got nan"]),
+])
+def test_arguments_that_cannot_work_are_refused_before_anything_loads(args, needles):
+    rc, err = play(*args)
+    assert_clean_error(rc, err, *needles)
+    assert "note:" not in err  # refused before the model was looked for
+
+
+def test_library_errors_say_what_is_wrong_and_which_argument_without_naming_a_flag():
+    from nam_dsp.errors import AudioError
+    from nam_dsp.realtime.player import AudioError as compatible
+    from nam_dsp.realtime.player import Player
+    assert compatible is AudioError
+    paper, nano = (nam_dsp.from_spec(nam_dsp.preset(p)) for p in ("slimmable-paper", "a1-nano"))
+    with pytest.raises(AudioError, match="more than 0 seconds, got -1") as info:
+        Player(paper, seconds=-1, rt_priority=None)
+    assert info.value.parameter == "seconds" and "--" not in str(info.value)
+    with pytest.raises(nam_dsp.WidthError, match="needs a slimmable model") as info:
+        Player(nano, auto_width=True, rt_priority=None)
+    assert "--" not in str(info.value)
+
+
+class _FakeAudio:
+    """Enough of a PyAudio instance for device choice: two devices, no default input."""
+
+    def get_device_count(self):
+        return 2
+
+    def get_default_input_device_info(self):
+        raise OSError("no default input")
+
+    def get_device_info_by_index(self, i):
+        return dict(index=i, name=f"dev{i}", maxInputChannels=0, maxOutputChannels=2)
+
+
+@pytest.mark.parametrize("index, kind, message, flag", [
+    (7, "output", "unknown output device 7: devices are numbered 0..1", "--output-device"),
+    (None, "input", "there is no default input device", "--input-device"),
+    (1, "input", "device 1 (dev1) has no input channels", "--input-device"),
+])
+def test_a_device_refusal_names_the_argument_and_the_cli_names_its_flag(index, kind, message, flag):
+    from nam_dsp.errors import AudioError
+    from nam_dsp.realtime import cli, devices
+    with pytest.raises(AudioError) as info:
+        devices.pick_device(_FakeAudio(), index, kind)
+    assert str(info.value).startswith(message) and "--" not in str(info.value)
+    assert info.value.parameter == f"{kind}_device"
+    line = cli._with_device_flag(info.value)
+    assert line.startswith(f"{flag}: {message}") and line.endswith("nam-dsp play --list-devices lists them)")
 
 
 @pytest.mark.realtime

@@ -185,6 +185,8 @@ def test_the_player_callback_allocates_nothing(paper_spec, noise):
     assert worst == 0, f"the callback allocated {worst} B"
     np.testing.assert_array_equal(p._out2[:, 0], p._out2[:, 1])
     assert p.error is None and p.stats.count == len(frames) and p.engine.switch_count >= 10
+    in_switch = p.stats.recent().size - p.stats.recent(outside_switches=True).size
+    assert 0 < in_switch < p.stats.count  # the callback marks the blocks spent in a switch
 
 
 def test_rings_and_stats_wrap_and_report_what_was_written():
@@ -195,9 +197,11 @@ def test_rings_and_stats_wrap_and_report_what_was_written():
     # the oldest slot is the one the callback overwrites next: readers skip it
     assert first == 3 and data.tolist() == [3.0] * 4 + [4.0] * 4
     st = CallbackStats(deadline=1.0, size=4)
-    for t in (0.1, 0.2, -0.3, 0.4, 0.5):
-        st.record(t)
-    assert st.recent().tolist() == [0.2, -0.3, 0.4, 0.5]
+    for t, in_switch in ((0.1, False), (0.2, False), (0.3, True), (0.4, False), (0.5, False)):
+        st.record(t, in_switch)
+    assert st.recent().tolist() == [0.2, 0.3, 0.4, 0.5]
+    assert st.recent(outside_switches=True).tolist() == [0.2, 0.4, 0.5]  # what auto-width measures
+    assert st.recent(since=3, outside_switches=True).tolist() == [0.4, 0.5]
     s = st.summary()
     assert s["callbacks"] == 5 and s["measured"] == 4 and abs(s["mean"] - 0.35) < 1e-12
     st.status(2 | 4)

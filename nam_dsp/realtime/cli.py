@@ -9,10 +9,15 @@ nam_dsp.realtime.cli`` runs it on its own.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import select
 import signal
 import sys
+from typing import Callable, Optional
+
+from .status import format_summary, status_line
 
 KEYS_HELP = "<-/-: narrower  ->/+: wider  1-9: width  a: auto  b: bypass  q: quit"
 
@@ -24,53 +29,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-device", type=int, metavar="N", help="PortAudio output device index")
     parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     parser.add_argument("--block-size", type=int, default=128, metavar="N",
-                        help="frames per callback (default 128)")
+                        help="frames per callback, 1 to 8192 (default 128)")
     width = parser.add_mutually_exclusive_group()
     width.add_argument("--width", type=int, metavar="C", help="start at this width (slimmable models)")
     width.add_argument("--slim", type=float, metavar="V", help="start at NAM's slimming ratio V in [0, 1]")
     width.add_argument("--auto-width", action="store_true",
                        help="choose the widest width whose p99 callback time stays under the target")
     parser.add_argument("--auto-target", type=float, default=0.5, metavar="SHARE",
-                        help="auto-width's p99 target as a share of the block deadline (default 0.5)")
+                        help="auto-width's p99 target as a share of the block deadline, in (0, 1) "
+                             "(default 0.5): it steps down when the p99 goes over the target, and up "
+                             "only when the next width is predicted under 0.7 x the target")
     parser.add_argument("--gui", action="store_true", help="open the Tk window")
     parser.add_argument("--input-file", metavar="F", help="play this WAV as the live input")
     parser.add_argument("--record", metavar="G", help="write what was played to this WAV")
-    parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (S > 0)")
     parser.add_argument("--fade-ms", type=float, default=10.0, metavar="MS",
                         help="crossfade length of a width switch (default 10 ms)")
+
+
+#: The flag of each Player argument an AudioError can name (``AudioError.parameter``).
+FLAGS = {"input_device": "--input-device", "output_device": "--output-device",
+         "block_size": "--block-size", "seconds": "--seconds", "fade": "--fade-ms",
+         "auto_target": "--auto-target"}
 
 
 def _err(msg: str) -> None:
     print(f"nam-dsp play: error: {msg}", file=sys.stderr)
 
 
-def load_model(path=None, width=None, slim=None):
-    """The model to play: ``path``, else the bundled default, else the paper preset (with notice)."""
-    import nam_dsp
-    if path is not None:
-        model = nam_dsp.load(path, width=width, slim=slim)
-        model.source = os.path.splitext(os.path.basename(os.fspath(path)))[0]
-        return model
-    try:
-        model = nam_dsp.load_default(width=width, slim=slim)
-        model.source = "default"
-        return model
-    except nam_dsp.NamDspError as exc:
-        print(f"nam-dsp play: note: {exc}; playing the 'slimmable-paper' preset instead "
-              "(random weights: fine for timing, not for tone)", file=sys.stderr)
-        model = nam_dsp.from_spec(nam_dsp.preset("slimmable-paper"), width=width, slim=slim)
-        model.source = "slimmable-paper (preset)"
-        return model
+def _say(msg: str) -> None:
+    """A line of its own above the status line (which the next refresh redraws)."""
+    sys.stderr.write(f"\r{msg}\n" if sys.stderr.isatty() else f"{msg}\n")
+    sys.stderr.flush()
 
 
-def status_line(m: dict, widths) -> str:
-    esr = f" ESR {m['esr']:.3f}" if m.get("esr") is not None else ""
-    width = ("fixed" if m["width"] is None else f"{m['width']} (fixed)") if not widths else (
-        f"{m['width']}/{max(widths)}{esr}" + (f" -> {m['target']}" if m["target"] != m["width"] else ""))
-    auto = f" | auto: {m['auto_reason']}" if m["auto"] else ""
-    byp = " | BYPASS" if m["bypass"] else ""
-    return (f"width {width} | cpu {m['cpu_mean']:4.0%} p99 {m['cpu_p99']:4.0%} | xruns {m['xruns']} | "
-            f"in {m['in_peak']:6.1f} out {m['out_peak']:6.1f} dBFS{byp}{auto}")
+def check_arguments(args) -> Optional[str]:
+    """The first argument that cannot work, as a message naming its flag; None when all can."""
+    if not 1 <= args.block_size <= 8192:
+        return f"--block-size must be between 1 and 8192 frames, got {args.block_size}"
+    if args.seconds is not None and not args.seconds > 0:
+        return f"--seconds must be more than 0 (how long to play), got {args.seconds:g}"
+    if not (math.isfinite(args.fade_ms) and args.fade_ms >= 0):
+        return f"--fade-ms must be 0 or more milliseconds, got {args.fade_ms:g}"
+    if not 0 < args.auto_target < 1:
+        return (f"--auto-target must be a share of the block deadline between 0 and 1 (0.5: half "
+                f"of it), got {args.auto_target:g}")
+    return None
 
 
 def _terminal(player) -> None:
@@ -85,6 +89,7 @@ def _terminal(player) -> None:
         saved = termios.tcgetattr(fd)
         ttymod.setcbreak(fd)
         print(KEYS_HELP, file=sys.stderr)
+    auto_shown = False
     try:
         while not player.finished.is_set() and player.running:
             if tty:
@@ -93,6 +98,9 @@ def _terminal(player) -> None:
                     if not _key(player, os.read(fd, 8)):
                         break
                 m = player.tick()
+                if m["auto"] and not auto_shown:
+                    _say(f"auto width: {m['auto_rule']}")
+                auto_shown = m["auto"]
                 line = status_line(m, widths)
                 cols = max(20, os.get_terminal_size(sys.stderr.fileno()).columns - 1)
                 sys.stderr.write("\r" + line[:cols].ljust(cols))
@@ -107,38 +115,42 @@ def _terminal(player) -> None:
             sys.stderr.write("\n")
 
 
-def _key(player, data: bytes) -> bool:
+def _key(player, data: bytes, say: Callable[[str], None] = _say) -> bool:
+    """Act on one key press; False for quit. A key that cannot act here is explained through
+    ``say`` rather than ignored."""
     eng = player.engine
-    for key in (data.decode(errors="ignore"),):
-        if key in ("q", "Q", "\x1b"):
-            return False
-        if key in ("b", "B"):
-            eng.bypass = not eng.bypass
-        elif key in ("a", "A") and player.auto is not None:
+    key = data.decode(errors="ignore")
+    narrower, wider = key in ("-", "\x1b[D", "<", ","), key in ("+", "=", "\x1b[C", ">", ".")
+    if key in ("q", "Q", "\x1b"):
+        return False
+    if key in ("b", "B"):
+        eng.bypass = not eng.bypass
+    elif key in ("a", "A"):
+        if player.auto is None:
+            say("key a: automatic width needs a slimmable model; this one has a fixed width")
+        else:
             player.set_auto(not player.auto_enabled)
-        elif eng.switchable:
-            if key in ("-", "\x1b[D", "<", ","):
-                player.auto_enabled = False
-                eng.step_width(-1)
-            elif key in ("+", "=", "\x1b[C", ">", "."):
-                player.auto_enabled = False
-                eng.step_width(+1)
-            elif key.isdigit() and 1 <= int(key) <= len(eng.allowed_widths):
-                player.request_width(eng.allowed_widths[int(key) - 1])
+    elif (narrower or wider or key.isdigit()) and not eng.switchable:
+        say(f"key {key!r}: this model has a fixed width")
+    elif narrower or wider:
+        player.auto_enabled = False
+        eng.step_width(-1 if narrower else +1)
+    elif key.isdigit():
+        widths = eng.allowed_widths
+        if 1 <= int(key) <= len(widths):
+            player.request_width(widths[int(key) - 1])
+        else:
+            say(f"key {key}: this model has {len(widths)} widths, keys 1-{min(len(widths), 9)} "
+                f"choose {', '.join(map(str, widths[:9]))}")
     return True
-
-
-def format_summary(s: dict) -> str:
-    return (f"played {s['callbacks']} blocks of {s['block_size']} frames at {s['rate']} Hz: callback "
-            f"p50 {s['p50_us']:.0f} us p99 {s['p99_us']:.0f} us ({s['p50']:.0%} / {s['p99']:.0%} of "
-            f"the {s['deadline_us']:.0f} us deadline), xruns {s['xruns']}, width switches "
-            f"{s['switches']}")
 
 
 def run(args) -> int:
     """Play as ``args`` (from :func:`add_arguments`) asks; returns the exit code."""
-    from ..errors import NamDspError
-    from .player import AudioError, Player, format_devices, list_devices, open_audio
+    from ..errors import AudioFileError, NamDspError, WidthError
+    from .devices import format_devices, list_devices, open_audio
+    from .models import load_model
+    from .player import AudioError, Player
 
     if args.list_devices:
         try:
@@ -151,22 +163,27 @@ def run(args) -> int:
         finally:
             pa.terminate()
         return 0
-    if args.block_size < 1 or args.block_size > 8192:
-        _err(f"--block-size must be between 1 and 8192 frames, got {args.block_size}")
+    problem = check_arguments(args)
+    if problem is not None:
+        _err(problem)
         return 2
     player = None
     try:
-        model = load_model(args.model, width=args.width, slim=args.slim)
+        with _flag_for("--width" if args.width is not None else "--slim", WidthError):
+            model = load_model(args.model, width=args.width, slim=args.slim,
+                               notice=lambda msg: print(f"nam-dsp play: note: {msg}", file=sys.stderr))
         fade = int(round(args.fade_ms * 1e-3 * model.sample_rate))
-        player = Player(model, block_size=args.block_size, input_device=args.input_device,
-                        output_device=args.output_device, input_file=args.input_file,
-                        record=args.record, seconds=args.seconds, fade=max(1, fade),
-                        auto_width=args.auto_width, auto_target=args.auto_target)
+        with _flag_for("--input-file", AudioFileError), _flag_for("--auto-width", WidthError):
+            player = Player(model, block_size=args.block_size, input_device=args.input_device,
+                            output_device=args.output_device, input_file=args.input_file,
+                            record=args.record, seconds=args.seconds, fade=max(1, fade),
+                            auto_width=args.auto_width, auto_target=args.auto_target)
         # SIGTERM ends the run like q or Ctrl-C: the stream is always stopped and closed.
         if threading_main():
             signal.signal(signal.SIGTERM, lambda *a: player.finished.set())
         window = _open_window(player) if args.gui else None  # before the stream starts
-        player.start()
+        with _flag_for("--record", AudioFileError):  # the only file start() opens
+            player.start()
         if window is not None:
             window.run()
         else:
@@ -179,7 +196,7 @@ def run(args) -> int:
     except (NamDspError, OSError) as exc:
         if player is not None:
             player.stop()
-        _err(str(exc))
+        _err(_with_device_flag(exc))
         return 2
     finally:
         if player is not None:
@@ -190,6 +207,27 @@ def run(args) -> int:
     if args.record:
         print(f"recorded to {args.record}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _flag_for(flag: str, kind):
+    """Lead the message of a ``kind`` error raised inside with ``flag``, the option it is about."""
+    from ..errors import NamDspError
+    try:
+        yield
+    except kind as exc:
+        raise NamDspError(f"{flag}: {exc}") from exc
+
+
+def _with_device_flag(exc: BaseException) -> str:
+    """The message, led by the flag of the Player argument an AudioError names (if any)."""
+    from ..errors import AudioError
+    flag = FLAGS.get(exc.parameter) if isinstance(exc, AudioError) else None
+    if flag is None:
+        return str(exc)
+    if exc.parameter.endswith("_device"):
+        return f"{flag}: {exc} (nam-dsp play --list-devices lists them)"
+    return f"{flag}: {exc}"
 
 
 def _open_window(player):

@@ -4,7 +4,7 @@ Layout, top to bottom: the model's name and an "Open model..." button; the "Qual
 the smallest width (left) to the full width (right), one tick per allowed width labelled with the
 width and its validation ESR when the model's metadata has it; the width being heard and the auto
 mode's reason; CPU meter (mean and p99 share of the block deadline); input and output level
-meters; the xrun counter; Bypass and Auto-width toggles.
+meters; the xrun (audio dropout) counter; Bypass and Auto-width toggles.
 
 The window redraws its meters ``fps`` times a second from :meth:`Player.tick` and is otherwise
 idle in Tk's event loop, so the audio callback almost never waits for the GIL.
@@ -20,6 +20,8 @@ from tkinter import filedialog, messagebox
 from typing import Optional
 
 from ..errors import NamDspError
+from .models import load_model
+from .status import xruns_text
 
 METER_W, METER_H = 260, 14
 
@@ -96,8 +98,8 @@ class PlayerWindow:
 
         bottom = tk.Frame(r, padx=8, pady=6)
         bottom.pack(fill="x")
-        self.xrun_var = tk.StringVar(value="xruns: 0")
-        tk.Label(bottom, textvariable=self.xrun_var, width=14, anchor="w").pack(side="left")
+        self.xrun_var = tk.StringVar(value=xruns_text(0))
+        tk.Label(bottom, textvariable=self.xrun_var, width=26, anchor="w").pack(side="left")
         self.bypass_var = tk.BooleanVar(value=self.player.engine.bypass)
         tk.Checkbutton(bottom, text="Bypass", variable=self.bypass_var,
                        command=self._bypass).pack(side="left", padx=6)
@@ -178,7 +180,6 @@ class PlayerWindow:
                                               filetypes=[("NAM models", "*.nam"), ("All", "*")])
             if not path:
                 return False
-        from .cli import load_model
         try:
             model = load_model(path)
             self.player.replace_model(model)
@@ -220,7 +221,7 @@ class PlayerWindow:
             esr = f", validation ESR {m['esr']:.4f}" if m["esr"] is not None else ""
             arrow = f" -> {m['target']}" if m["target"] != m["width"] else ""
             self.width_var.set(f"Width {m['width']}{arrow} of {max(self.widths)}{esr}")
-        self.reason_var.set(f"Auto: {m['auto_reason']}" if m["auto"] else "")
+        self.reason_var.set(f"Auto: {m['auto_reason']}\n({m['auto_rule']})" if m["auto"] else "")
         if self.auto_var.get() != m["auto"]:
             self.auto_var.set(m["auto"])
         colour = "#3c3" if m["cpu_p99"] < 0.5 else ("#db3" if m["cpu_p99"] < 0.8 else "#d33")
@@ -230,7 +231,7 @@ class PlayerWindow:
                                  (self.level_out, m["out_peak"], m["out_rms"])):
             meter.set(_db_frac(rms), f"{peak:6.1f} dBFS peak", "#d33" if peak > -0.5 else "#3c3",
                       mark=_db_frac(peak))
-        self.xrun_var.set(f"xruns: {m['xruns']}")
+        self.xrun_var.set(xruns_text(m["xruns"]))
         if p.finished.is_set() or not p.running:
             self.close()
 

@@ -75,7 +75,7 @@ def level_dbfs(x: np.ndarray) -> tuple:
 class CallbackStats:
     """Callback durations and PortAudio status flags.
 
-    Durations go to a ring of ``size`` entries, stored negative for blocks spent in a width
+    Durations go to a ring of ``size`` entries, each marked when the block was spent in a width
     transition (so the auto-width controller can leave its own switches out of its measurements).
     """
 
@@ -83,6 +83,7 @@ class CallbackStats:
         self.deadline = deadline
         self.size = size
         self.times = array.array("d", bytes(8 * size))
+        self.in_switch = array.array("B", bytes(size))  # 1: that block was in a width transition
         self._next = _cycle(size)
         self._i = 0
         self.count = 0.0
@@ -93,9 +94,11 @@ class CallbackStats:
         self.flag_counts = {f: 0.0 for f in (INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW,
                                              OUTPUT_OVERFLOW, PRIMING_OUTPUT)}
 
-    def record(self, seconds: float) -> None:
+    def record(self, seconds: float, in_switch: bool) -> None:
+        """One callback's duration; ``in_switch``: it ran during a width transition."""
         i = self._i
         self.times[i] = seconds
+        self.in_switch[i] = in_switch
         self._i = self._next[i]
         self.count += 1.0
 
@@ -121,8 +124,10 @@ class CallbackStats:
         first = seconds / self.deadline
         return sum(1 for v in self.xrun_at[:k] if v >= first) + max(0, self.xruns - 4096)
 
-    def recent(self, last: Optional[int] = None, since: Optional[int] = None) -> np.ndarray:
-        """Signed durations of the last ``last`` callbacks, or of those after callback ``since``."""
+    def recent(self, last: Optional[int] = None, since: Optional[int] = None,
+               outside_switches: bool = False) -> np.ndarray:
+        """Durations of the last ``last`` callbacks, or of those after callback ``since``; with
+        ``outside_switches``, only those that did not run during a width transition."""
         count = int(self.count)
         k = count if last is None else min(last, count)
         if since is not None:
@@ -132,11 +137,13 @@ class CallbackStats:
             return np.zeros(0)
         t = np.frombuffer(self.times, dtype=np.float64)
         idx = (np.arange(count - k, count)) % self.size
+        if outside_switches:
+            idx = idx[np.frombuffer(self.in_switch, dtype=np.uint8)[idx] == 0]
         return t[idx].copy()
 
     def summary(self, last: Optional[int] = None) -> dict:
         """Callback time as a share of the deadline (mean, p50, p99, max) and in microseconds."""
-        t = np.abs(self.recent(last))
+        t = self.recent(last)
         if t.size == 0:
             return dict(callbacks=int(self.count), mean=0.0, p50=0.0, p99=0.0, max=0.0,
                         p50_us=0.0, p99_us=0.0, xruns=self.xruns)

@@ -2,14 +2,14 @@
 
 The audio callback does one thing: copy the input bytes into a preallocated block, hand it to the
 switcher (one nogil engine call per block outside width switches), note levels and its own
-duration in preallocated rings, and return a preallocated output buffer. Everything else (meters,
-auto-width, recording to disk, the GUI) runs on other threads a few dozen times a second and
-only reads what the callback wrote.
+duration in preallocated rings, and return a preallocated output buffer. Everything else runs on
+other threads a few dozen times a second and only reads what the callback wrote: the devices
+(:mod:`.devices`), the input file and the recording (:mod:`.files`), automatic width
+(:class:`.AutoWidth`), the meters and their words (:mod:`.status`), the GUI.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import threading
@@ -19,74 +19,17 @@ from typing import Optional
 import numpy as np
 
 from ..engine import Model, from_spec
-from ..errors import AudioFileError, NamDspError
+from ..errors import AudioError, WidthError
+from ..spec import validation_esr
+from . import devices, status
 from .autowidth import AutoWidth
-from .meters import BlockRing, CallbackStats, level_dbfs
+from .files import FileFeed, Recorder, read_input_file
+from .meters import BlockRing, CallbackStats
 from .switcher import WidthSwitcher
 
+__all__ = ["Player", "calibrate", "AudioError"]  # AudioError: its home is nam_dsp.errors
+
 _now = time.perf_counter
-# Xruns in the stream's first 0.1 s are counted apart: PortAudio/JACK flag the first callbacks of
-# a new stream (the server was running before the client connected), with or without work.
-STARTUP_SECONDS = 0.1
-
-
-class AudioError(NamDspError, RuntimeError):
-    """The audio system refused: no such device, unsupported rate, stream failure."""
-
-
-def import_pyaudio():
-    try:
-        import pyaudio
-    except ImportError as exc:
-        raise AudioError("the live player needs PyAudio: pip install 'nam_dsp[realtime]' (PortAudio's "
-                         "headers must be installed first, e.g. apt-get install portaudio19-dev)") from exc
-    return pyaudio
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """Silence the C-level chatter PortAudio's ALSA/JACK back ends print while probing devices."""
-    try:
-        fd = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(fd, 2)
-        os.close(fd)
-
-
-def open_audio():
-    """A PyAudio instance (PortAudio initialised quietly). Call ``terminate()`` when done."""
-    pyaudio = import_pyaudio()
-    with quiet_stderr():
-        return pyaudio.PyAudio()
-
-
-def list_devices(pa) -> list:
-    """Every device PortAudio sees: dicts with index, name, host API, channels and default rate."""
-    rows = []
-    for i in range(pa.get_device_count()):
-        d = pa.get_device_info_by_index(i)
-        rows.append(dict(index=i, name=d["name"],
-                         host_api=pa.get_host_api_info_by_index(d["hostApi"])["name"],
-                         inputs=int(d["maxInputChannels"]), outputs=int(d["maxOutputChannels"]),
-                         rate=float(d["defaultSampleRate"])))
-    return rows
-
-
-def format_devices(rows) -> str:
-    if not rows:
-        return "no audio devices found (is an audio server such as JACK or PulseAudio running?)"
-    lines = [f"{'#':>3}  {'in':>3} {'out':>3} {'rate':>6}  name (host API)"]
-    for r in rows:
-        lines.append(f"{r['index']:>3}  {r['inputs']:>3} {r['outputs']:>3} {r['rate']:>6.0f}  "
-                     f"{r['name']} ({r['host_api']})")
-    return "\n".join(lines)
 
 
 def calibrate(model: Model, block_size: int, repeats: int = 12) -> dict:
@@ -110,81 +53,6 @@ def calibrate(model: Model, block_size: int, repeats: int = 12) -> dict:
     return cost
 
 
-class _FileFeed:
-    """An audio file played as the live input, block by block, paced by the stream."""
-
-    def __init__(self, samples: np.ndarray, block_size: int):
-        n = block_size
-        nb = -(-samples.shape[0] // n)
-        self.data = np.zeros(nb * n, np.float32)
-        self.data[:samples.shape[0]] = samples
-        self.length = samples.shape[0]
-        self._blocks = [self.data[i * n:(i + 1) * n] for i in range(nb)]
-        self._next = list(range(1, nb + 1))
-        self._zeros = np.zeros(n, np.float32)
-        self._nb = nb
-        self._i = 0
-        self.finished = nb == 0
-
-    def next(self) -> np.ndarray:
-        i = self._i
-        if i < self._nb:
-            self._i = self._next[i]
-            return self._blocks[i]
-        self.finished = True
-        return self._zeros
-
-
-def read_input_file(path, rate: float) -> np.ndarray:
-    """A mono float32 signal from an audio file at the model's rate (first channel if several)."""
-    import soundfile as sf
-    try:
-        data, sr = sf.read(os.fspath(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # soundfile raises several kinds
-        raise AudioFileError(f"{path}: cannot read audio: {exc}") from exc
-    if sr != int(round(rate)):
-        raise AudioFileError(f"{path}: sample rate {sr} Hz, but the model runs at {rate:.0f} Hz "
-                             "(resample the file first; the player does not resample)")
-    return np.ascontiguousarray(data[:, 0])
-
-
-class _Recorder(threading.Thread):
-    """Writes what the callback played to a WAV file, draining the output ring ten times a second."""
-
-    def __init__(self, ring: BlockRing, path, rate: int):
-        super().__init__(name="nam-dsp-recorder", daemon=True)
-        import soundfile as sf
-        self.ring = ring
-        self.path = os.fspath(path)
-        try:
-            self.file = sf.SoundFile(self.path, "w", samplerate=rate, channels=1, subtype="FLOAT")
-        except Exception as exc:
-            raise AudioFileError(f"{path}: cannot write the recording: {exc}") from exc
-        self.done = 0
-        self.lost_blocks = 0
-        self._halt = threading.Event()
-
-    def drain(self) -> None:
-        count = int(self.ring.count)
-        data, first = self.ring.since(self.done, count)
-        if first > self.done:
-            self.lost_blocks += first - self.done
-        if data.size:
-            self.file.write(data)
-        self.done = count
-
-    def run(self) -> None:
-        while not self._halt.wait(0.1):
-            self.drain()
-
-    def close(self) -> None:
-        self._halt.set()
-        if self.is_alive():
-            self.join()
-        self.drain()
-        self.file.close()
-
-
 class Player:
     """Plays a model live through PyAudio.
 
@@ -195,14 +63,14 @@ class Player:
     block_size : int
         Frames per callback (the stream's buffer size).
     input_device, output_device : int, optional
-        PortAudio device indices (``nam-dsp play --list-devices``); default devices otherwise.
+        PortAudio device indices (:func:`.devices.list_devices`); default devices otherwise.
     input_file : path, optional
         Play this audio file as the input instead of a device (paced by the stream; the stream is
         then output-only). The player finishes when the file has been played.
     record : path, optional
         Write what was played (the model's output, mono float32 WAV).
     seconds : float, optional
-        Stop after this much audio.
+        Stop after this much audio (more than 0).
     fade : int, optional
         Crossfade length in samples (default 10 ms).
     auto_width : bool
@@ -219,7 +87,9 @@ class Player:
         SCHED_FIFO priority asked for the audio thread (None: leave the scheduling alone).
 
     Use ``start()``, then ``tick()`` a few times a second (meters, auto-width) or ``wait()``, then
-    ``stop()``.
+    ``stop()``. Refusals raise :class:`~nam_dsp.errors.AudioError` (its ``parameter`` names the
+    argument at fault), :class:`~nam_dsp.errors.AudioFileError` (``input_file``, ``record``) or
+    :class:`~nam_dsp.errors.WidthError` (``auto_width`` on a fixed-width model).
     """
 
     def __init__(self, model: Model, *, block_size: int = 64, input_device: Optional[int] = None,
@@ -228,7 +98,9 @@ class Player:
                  auto_width: bool = False, auto_target: float = 0.5, no_work: bool = False,
                  catchup_share: float = 0.1, rt_priority: Optional[int] = 10):
         if int(block_size) < 1:
-            raise AudioError(f"block size must be >= 1 frame, got {block_size}")
+            raise AudioError(f"block size must be >= 1 frame, got {block_size}", "block_size")
+        if seconds is not None and not float(seconds) > 0:
+            raise AudioError(f"the time to play must be more than 0 seconds, got {seconds}", "seconds")
         self.model = model
         self.rate = int(round(model.sample_rate))
         self.block_size = n = int(block_size)
@@ -244,7 +116,7 @@ class Player:
         self._setup_model(model, auto_width)
         self._feed = None
         if input_file is not None:
-            self._feed = _FileFeed(read_input_file(input_file, self.rate), n)
+            self._feed = FileFeed(read_input_file(input_file, self.rate), n)
         self.stats = CallbackStats(self.deadline)
         ring_blocks = max(64, -(-2 * self.rate // n))
         self.in_ring = BlockRing(n, ring_blocks)
@@ -262,9 +134,6 @@ class Player:
         self._pa = None
         self._stream = None
         self._recorder = None
-        self._auto_since = 0
-        self._auto_last = 0.0
-        self._started_at = None
         self.load_hook = None  # tests: a callable(x) run inside the callback (artificial load)
         self.rt_priority = rt_priority
         self._promote = rt_priority is not None
@@ -279,12 +148,12 @@ class Player:
         self.engine = WidthSwitcher(model, n, fade=self.fade,
                                     catchup_blocks=catchup if model.allowed_widths else None)
         self.auto = None
-        self.auto_enabled = False
         if self.engine.switchable:
             self.auto = AutoWidth(self.engine.allowed_widths, self.cost, target=self.auto_target)
-            self.auto_enabled = bool(auto_width)
+            self.auto.enabled = bool(auto_width)
         elif auto_width:
-            raise NamDspError("--auto-width needs a slimmable model; this one has a fixed width")
+            raise WidthError(f"automatic width needs a slimmable model; this "
+                             f"{model.spec.architecture} model has a fixed width")
 
     def replace_model(self, model: Model) -> None:
         """Play another model: the stream stops, the new model is set up, the stream restarts.
@@ -302,7 +171,7 @@ class Player:
             self.start(pa)
             self._own_pa = own
 
-    # -- properties the UIs show -----------------------------------------------------------------
+    # -- what the UIs show and set ---------------------------------------------------------------
     @property
     def name(self) -> str:
         meta = self.model.spec.metadata or {}
@@ -311,11 +180,7 @@ class Player:
 
     def esr(self, width) -> Optional[float]:
         """Validation ESR at ``width`` from the model's metadata, when the trainer stored it."""
-        try:
-            v = self.model.spec.metadata["training"]["validation_esr"][str(width)]
-            return float(v)
-        except (KeyError, TypeError, ValueError):
-            return None
+        return validation_esr(self.model.spec, width)
 
     def request_width(self, width: int, manual: bool = True) -> None:
         """Change width (any thread); a manual change turns automatic width off."""
@@ -323,21 +188,46 @@ class Player:
             self.auto_enabled = False
         self.engine.request_width(width)
 
+    @property
+    def auto_enabled(self) -> bool:
+        return self.auto is not None and self.auto.enabled
+
+    @auto_enabled.setter
+    def auto_enabled(self, on: bool) -> None:
+        if self.auto is not None:
+            self.auto.enabled = bool(on)
+
     def set_auto(self, on: bool) -> None:
-        if on and self.auto is None:
-            raise NamDspError("automatic width needs a slimmable model")
-        self.auto_enabled = bool(on)
-        self._auto_since = int(self.stats.count)
-        self._auto_last = time.monotonic()
+        """Turn automatic width on or off; its next measurement starts now."""
+        if self.auto is None:
+            if on:
+                raise WidthError("automatic width needs a slimmable model; this one has a fixed width")
+            return
+        self.auto.enabled = bool(on)
+        self.auto.measure_from(int(self.stats.count), time.monotonic())
+
+    def tick(self) -> dict:
+        """Run the auto-width controller if on, and return :meth:`meters`."""
+        if self.auto_enabled:
+            self.auto.step(self.engine, self.stats, time.monotonic())
+        return self.meters()
+
+    def meters(self, window: float = 1.0) -> dict:
+        """The live figures (:func:`.status.meters`): CPU, xruns, levels, width, ESR, auto."""
+        return status.meters(self, window)
+
+    def summary(self) -> dict:
+        """Whole-run figures (:func:`.status.summary`)."""
+        return status.summary(self)
 
     # -- the audio callback ---------------------------------------------------------------------
-    def _callback(self, in_data, frame_count, time_info, status):
+    def _callback(self, in_data, frame_count, time_info, flags):
         t0 = _now()
         if self._promote:
             self._promote_thread()
         try:
-            if status:
-                self.stats.status(status)
+            if flags:
+                self.stats.status(flags)
             if frame_count != self.block_size:
                 return self._odd_block(frame_count)
             feed = self._feed
@@ -365,8 +255,7 @@ class Player:
                 if not self._done:
                     self._done = True
                     self.finished.set()
-            dt = _now() - t0
-            self.stats.record(-dt if self.engine.transitioning else dt)
+            self.stats.record(_now() - t0, self.engine.transitioning)
             return self._ret
         except BaseException as exc:  # never let an exception leave a stream half-alive
             self.error = exc
@@ -392,65 +281,22 @@ class Player:
         return (bytes(4 * frame_count * self._out_channels), self._pyaudio.paContinue)
 
     # -- stream life ----------------------------------------------------------------------------
-    def _device(self, pa, index, kind: str) -> dict:
-        count = pa.get_device_count()
-        if count == 0:
-            raise AudioError("no audio devices found: is an audio server (JACK, PulseAudio) running? "
-                             "Without an audio interface, see nam-dsp play --input-file")
-        if index is None:
-            try:
-                info = pa.get_default_input_device_info() if kind == "input" else \
-                    pa.get_default_output_device_info()
-            except (IOError, OSError):
-                raise AudioError(f"there is no default {kind} device: choose one with "
-                                 f"--{kind}-device N (nam-dsp play --list-devices)") from None
-        else:
-            if not (0 <= int(index) < count):
-                raise AudioError(f"unknown {kind} device {index}: devices are numbered 0..{count - 1} "
-                                 "(nam-dsp play --list-devices)")
-            info = pa.get_device_info_by_index(int(index))
-        key = "maxInputChannels" if kind == "input" else "maxOutputChannels"
-        if int(info[key]) < 1:
-            raise AudioError(f"device {info['index']} ({info['name']}) has no {kind} channels "
-                             "(nam-dsp play --list-devices)")
-        return info
-
     def start(self, pa=None) -> None:
         """Open and start the stream; raises AudioError with a clear message on any refusal."""
-        pyaudio = import_pyaudio()
+        pyaudio = devices.import_pyaudio()
         self._pyaudio = pyaudio
         self._promote = self.rt_priority is not None
         own = pa is None
-        pa = open_audio() if own else pa
+        pa = devices.open_audio() if own else pa
         try:
-            need_input = self._feed is None
-            inp = self._device(pa, self.input_device, "input") if need_input else None
-            out = self._device(pa, self.output_device, "output")
-            # PyAudio gives a duplex stream one channel count for both sides: 2 when the device
-            # has two each way (the model hears input 1, both outputs play it), else 1.
-            if inp is None:
-                ch = min(2, int(out["maxOutputChannels"]))
-            else:
-                ch = 2 if min(int(inp["maxInputChannels"]), int(out["maxOutputChannels"])) >= 2 else 1
+            inp = devices.pick_device(pa, self.input_device, "input") if self._feed is None else None
+            out = devices.pick_device(pa, self.output_device, "output")
+            ch = devices.stream_channels(inp, out)
             self._out_channels = ch
-            kwargs = dict(rate=self.rate, output_device=out["index"], output_channels=ch,
-                          output_format=pyaudio.paFloat32)
-            if inp is not None:
-                kwargs.update(input_device=inp["index"], input_channels=ch,
-                              input_format=pyaudio.paFloat32)
-            try:
-                pa.is_format_supported(**kwargs)
-            except ValueError as exc:
-                dev = out if inp is None else inp
-                raise AudioError(
-                    f"the audio device refused {self.rate} Hz float32 ({exc}): the model "
-                    f"'{self.name}' runs at {self.rate} Hz and device {dev['index']} "
-                    f"({dev['name']}) defaults to {dev['defaultSampleRate']:.0f} Hz. nam-dsp does "
-                    f"not resample: run the device (e.g. the JACK server) at {self.rate} Hz or use "
-                    f"a model trained at the device's rate") from None
+            devices.check_format(pa, self.rate, inp, out, ch, self.name)
             self._prepare_buffers(ch, inp is not None)
             if self.record_path is not None:
-                self._recorder = _Recorder(self.out_ring, self.record_path, self.rate)
+                self._recorder = Recorder(self.out_ring, self.record_path, self.rate)
             try:
                 self._stream = pa.open(
                     format=pyaudio.paFloat32, rate=self.rate, channels=ch,
@@ -467,8 +313,8 @@ class Player:
             # Objects made so far never need collecting: keep the collector's passes short.
             gc.collect()
             gc.freeze()
-            self._started_at = time.monotonic()
-            self._auto_last = self._started_at
+            if self.auto is not None:
+                self.auto.measure_from(int(self.stats.count), time.monotonic())
             self._stream.start_stream()
         except BaseException:
             self._close(pa if own else None)
@@ -532,57 +378,3 @@ class Player:
                 break
         if self.error is not None:
             raise AudioError(f"the audio callback failed: {self.error!r}") from self.error
-
-    # -- meters and automatic width (called a few times a second) ------------------------------
-    def tick(self) -> dict:
-        """Run the auto-width controller if on, and return :meth:`meters`."""
-        if self.auto_enabled and self.auto is not None:
-            self._auto_step()
-        return self.meters()
-
-    def _auto_step(self) -> None:
-        now = time.monotonic()
-        eng = self.engine
-        count = int(self.stats.count)
-        if eng.transitioning or eng.target_width != eng.width:
-            self._auto_since = count  # measure from the end of the switch
-            return
-        if now - self._auto_last < 0.5:
-            return
-        t = self.stats.recent(since=self._auto_since)
-        t = t[t > 0]
-        # a p99 needs a few hundred callbacks: at least 0.5 s and 200 callbacks per measurement
-        if t.size < max(200, int(0.5 / self.deadline)):
-            return
-        p99 = float(np.percentile(t, 99)) / self.deadline
-        choice = self.auto.decide(eng.width, p99, now)
-        self._auto_last = now
-        self._auto_since = count
-        if choice is not None:
-            eng.request_width(choice)
-
-    def meters(self, window: float = 1.0) -> dict:
-        """CPU share of the deadline (mean, p99 over ``window`` s), xruns, levels, width, ESR."""
-        last = max(1, int(window / self.deadline))
-        s = self.stats.summary(last)
-        win = int(0.05 * self.rate)
-        in_peak, in_rms = level_dbfs(self.in_ring.last_samples(win))
-        out_peak, out_rms = level_dbfs(self.out_ring.last_samples(win))
-        eng = self.engine
-        return dict(cpu_mean=s["mean"], cpu_p99=s["p99"], p50_us=s["p50_us"], p99_us=s["p99_us"],
-                    callbacks=s["callbacks"], xruns=s["xruns"], in_peak=in_peak, in_rms=in_rms,
-                    out_peak=out_peak, out_rms=out_rms, width=eng.width, target=eng.target_width,
-                    esr=self.esr(eng.width), bypass=eng.bypass, auto=self.auto_enabled,
-                    auto_reason=self.auto.reason if (self.auto is not None and self.auto_enabled) else "",
-                    switching=eng.transitioning, seconds=self.blocks * self.deadline)
-
-    def summary(self) -> dict:
-        """Whole-run figures (over the callbacks still in the timing ring)."""
-        s = self.stats.summary()
-        s.update(block_size=self.block_size, rate=self.rate, deadline_us=self.deadline * 1e6,
-                 switches=int(self.engine.switch_count), flags={k: int(v) for k, v in
-                                                                self.stats.flag_counts.items()},
-                 odd_blocks=self.odd_blocks,
-                 startup_xruns=self.stats.xruns - self.stats.xruns_after(STARTUP_SECONDS),
-                 xrun_callbacks=[int(v) for v in self.stats.xrun_at[:min(self.stats.xruns, 4096)]])
-        return s

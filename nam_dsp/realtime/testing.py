@@ -94,7 +94,7 @@ def renice(pid: int, nice: int) -> None:
 
 
 def _wait_for_jack(proc, timeout: float = 10.0) -> bool:
-    from .player import open_audio
+    from .devices import open_audio
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:

@@ -1,0 +1,42 @@
+"""The model to play: a ``.nam`` file, else the bundled default, else an untrained stand-in.
+
+One home for that choice, used by ``nam-dsp play``, its window's "Open model..." and
+``nam-dsp demo``. Each model gets a ``source`` attribute: the name the displays show.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional
+
+import nam_dsp
+
+from ..engine import Model
+
+#: The preset played, with random weights, when the installation has no bundled default model.
+STAND_IN_PRESET = "slimmable-paper"
+STAND_IN_SOURCE = f"{STAND_IN_PRESET} (untrained, random weights)"
+
+
+def load_model(path=None, *, width: Optional[int] = None, slim: Optional[float] = None,
+               notice: Optional[Callable[[str], None]] = None) -> Model:
+    """The model at ``path``; without one, the bundled default model, or when this installation
+    has none, the :data:`STAND_IN_PRESET` preset with random weights (said through ``notice``).
+
+    ``width`` / ``slim`` choose the starting width, as in :func:`nam_dsp.load`.
+    """
+    if path is not None:
+        model = nam_dsp.load(path, width=width, slim=slim)
+        model.source = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+        return model
+    try:
+        model = nam_dsp.load_default(width=width, slim=slim)
+        model.source = "default"
+        return model
+    except nam_dsp.NamDspError as exc:
+        if notice is not None:
+            notice(f"{exc}; using the {STAND_IN_PRESET} preset instead. It is UNTRAINED (random "
+                   "weights): its output shows speed and width switching, not an amp's sound.")
+    model = nam_dsp.from_spec(nam_dsp.preset(STAND_IN_PRESET), width=width, slim=slim)
+    model.source = STAND_IN_SOURCE
+    return model
