@@ -15,54 +15,113 @@ import json
 import os
 import sys
 
+from nam_dsp.arg_types import nonnegative_float, nonnegative_int, positive_float, positive_int
+
 __all__ = ["add_arguments", "run", "main"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dry", help="dry (DI) recording: WAV/FLAC")
     parser.add_argument("wet", help="wet (reamped) recording of the same take")
-    parser.add_argument("-o", "--output", required=True, help="the .nam file to write")
+    parser.add_argument("-o", "--output", required=True,
+                        help="the .nam file to write (its folder must exist; never one of the inputs)")
     parser.add_argument("--arch", default="slimmable-paper",
-                        help="architecture: a nam_dsp.spec.PRESETS name (default slimmable-paper)")
-    parser.add_argument("--widths", default=None, help="training widths, e.g. 1-8 or 1,2,4,8 (default: all)")
+                        help="architecture: a preset name (default %(default)s; `nam-dsp bench --help` lists them)")
+    parser.add_argument("--widths", default=None,
+                        help="training widths, e.g. 1-8 or 1,2,4,8 (default: every allowed width)")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--budget-minutes", type=float, default=None, help="wall-clock training budget")
-    budget.add_argument("--budget-cpu-minutes", type=float, default=None,
-                        help="budget in CPU time of this process (fair when the machine is shared)")
-    budget.add_argument("--epochs", type=float, default=None, help="number of passes over the training data")
-    budget.add_argument("--steps", type=int, default=None, help="number of optimizer steps")
-    parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
+    budget.add_argument("--budget-minutes", type=positive_float, default=None, metavar="M",
+                        help="wall-clock training budget in minutes")
+    budget.add_argument("--budget-cpu-minutes", type=positive_float, default=None, metavar="M",
+                        help="budget in CPU minutes of this process (fair when the machine is shared)")
+    budget.add_argument("--epochs", type=positive_float, default=None,
+                        help="passes over the training data (default 100 when no budget is given)")
+    budget.add_argument("--steps", type=positive_int, default=None, help="number of optimizer steps")
+    parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam",
+                        help="optimizer (default %(default)s)")
     parser.add_argument("--schedule", choices=["uniform", "sandwich"], default="uniform",
-                        help="widths per step: one drawn uniformly (the paper), or smallest+largest+random")
+                        help="widths per step: one drawn uniformly (the paper), or smallest + largest + "
+                        "one random (default %(default)s)")
     split = parser.add_mutually_exclusive_group()
-    split.add_argument("--split", default=None, help="split.json with 'train' and 'validation' sample ranges")
-    split.add_argument("--validation-seconds", type=float, default=None,
+    split.add_argument("--split", default=None,
+                       help="split.json with 'train' and 'validation' sample ranges (default: the last "
+                       "10 s validate)")
+    split.add_argument("--validation-seconds", type=positive_float, default=None, metavar="S",
                        help="use the last S seconds for validation (default 10 when no --split)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint path (default OUTPUT.ckpt.npz)")
-    parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--segment", type=int, default=8192, help="output samples per example")
-    parser.add_argument("--lr", type=float, default=0.004)
-    parser.add_argument("--lr-gamma", type=float, default=0.994, help="learning-rate decay per epoch")
-    parser.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clip (0: off)")
-    parser.add_argument("--loss", default="nam", choices=["nam", "mse", "esr", "pre-emph", "mrstft"])
-    parser.add_argument("--mrstft-weight", type=float, default=2e-4)
-    parser.add_argument("--pre-emph-weight", type=float, default=0.0)
-    parser.add_argument("--validate-every", type=int, default=0, help="steps between validations (0: each epoch)")
-    parser.add_argument("--channel", type=int, default=None, help="channel of multi-channel files (0-based)")
-    parser.add_argument("--latency", type=int, default=None, help="known wet latency in samples (skip calibration)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from this checkpoint")
+    parser.add_argument("--checkpoint", default=None,
+                        help="checkpoint path (default OUTPUT.ckpt.npz)")
+    parser.add_argument("--checkpoint-minutes", type=positive_float, default=3.0, metavar="M",
+                        help="minutes between checkpoints (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=16,
+                        help="examples per step (default %(default)s)")
+    parser.add_argument("--segment", type=positive_int, default=8192,
+                        help="output samples per example (default %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=0.004,
+                        help="learning rate (default %(default)s)")
+    parser.add_argument("--lr-gamma", type=positive_float, default=0.994,
+                        help="learning-rate decay per epoch (default %(default)s)")
+    parser.add_argument("--grad-clip", type=nonnegative_float, default=1.0,
+                        help="gradient-norm clip, 0: off (default %(default)s)")
+    parser.add_argument("--loss", default="nam", choices=["nam", "mse", "esr", "pre-emph", "mrstft"],
+                        help="training loss; nam = MSE + MRSTFT as NAM's trainer (default %(default)s)")
+    parser.add_argument("--mrstft-weight", type=nonnegative_float, default=2e-4,
+                        help="weight of the multi-resolution STFT term (default %(default)s)")
+    parser.add_argument("--pre-emph-weight", type=nonnegative_float, default=0.0,
+                        help="weight of the pre-emphasised ESR term (default %(default)s)")
+    parser.add_argument("--validate-every", type=nonnegative_int, default=0, metavar="STEPS",
+                        help="steps between validations, 0: once per epoch (default %(default)s)")
+    parser.add_argument("--channel", type=nonnegative_int, default=None,
+                        help="channel of multi-channel files, 0-based (default: the only channel)")
+    parser.add_argument("--latency", type=int, default=None,
+                        help="known wet latency in samples (default: measured)")
     parser.add_argument("--plot", default=None, help="PNG path (default OUTPUT.png; needs matplotlib)")
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
+
+
+def check_arguments(args) -> None:
+    """Everything that can be checked before the data is read or a step is taken.
+
+    Raises
+    ------
+    NamDspError
+        naming the argument and what is wrong.
+    """
+    from nam_dsp.errors import AudioFileError, NamDspError
+    from nam_dsp.output_paths import check_output_path
+    from .trainer import make_arch, parse_widths
+
+    for flag, path in (("dry", args.dry), ("wet", args.wet), ("--split", args.split),
+                       ("--resume", args.resume)):
+        if path is not None and not os.path.isfile(path):
+            raise AudioFileError(f"{flag} {path}: No such file")
+    inputs = [args.dry, args.wet, args.split, args.resume]
+    outputs = [("-o", args.output), ("--checkpoint", args.checkpoint), ("--plot", args.plot),
+               ("--summary-json", args.summary_json)]
+    for flag, path in outputs:
+        if path is not None:
+            try:
+                check_output_path(path, inputs=inputs)
+            except NamDspError as exc:
+                raise NamDspError(f"{flag} {path}: {exc.problem}") from None
+    try:
+        spec = make_arch(args.arch, args.seed)
+    except (KeyError, ValueError) as exc:
+        raise NamDspError(f"--arch: {exc.args[0] if exc.args else exc}") from None
+    try:
+        parse_widths(args.widths, spec)
+    except ValueError as exc:
+        raise NamDspError(f"--widths: {exc}") from None
 
 
 def run(args) -> int:
     from nam_dsp.errors import NamDspError
     from .data import load_pair
-    from .trainer import TrainConfig, Trainer, esr_table, verdict  # noqa: F401
+    from .trainer import TrainConfig, Trainer, esr_table
 
     try:
+        check_arguments(args)
         pair = load_pair(args.dry, args.wet, channel=args.channel, latency=args.latency,
                          split_file=args.split, validation_seconds=args.validation_seconds)
     except NamDspError as exc:
