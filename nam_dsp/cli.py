@@ -40,7 +40,7 @@ from .engine import ContainerModel, WaveNetModel, from_spec, load, render
 from .errors import AudioFileError, NamDspError, WidthError
 from .nam_file import load_spec
 from .output_paths import check_output_path, write_wav_atomic
-from .spec import PRESETS, ContainerSpec, WaveNetSpec, preset
+from .spec import PRESETS, ContainerSpec, LSTMSpec, WaveNetSpec, preset
 
 #: Samples per ``process`` call for ``render`` (large blocks: offline work).
 RENDER_BLOCK_SIZE = 4096
@@ -100,6 +100,9 @@ def describe(spec) -> dict:
         "slimmable": bool(spec.slimmable),
         "allowed_widths": list(spec.allowed_widths) if spec.allowed_widths else None,
     }
+    if isinstance(spec, LSTMSpec):
+        info["lstm"] = {"layers": spec.num_layers, "hidden_size": spec.hidden_size,
+                        "input_size": spec.input_size}
     if isinstance(spec, WaveNetSpec):
         info["channels"] = [arr.channels for arr in spec.arrays]
         widths = spec.allowed_widths or (spec.full_width,)
@@ -148,10 +151,16 @@ def format_info(path: str, info: dict) -> str:
     lines = [f"model: {path}", f"architecture: {info['architecture']}"
              + (f" (channels per layer array: {info['channels']})" if "channels" in info else ""),
              f"version: {info['version']}",
-             f"sample rate: {rate:g} Hz",
-             f"receptive field: {info['receptive_field']} sample{'s' if info['receptive_field'] != 1 else ''} "
-             f"({info['receptive_field'] / rate * 1e3:.1f} ms)",
-             f"weights: {info['num_weights']}"]
+             f"sample rate: {rate:g} Hz"]
+    if "lstm" in info:
+        lstm = info["lstm"]
+        lines.append(f"layers: {lstm['layers']} LSTM layer{'s' if lstm['layers'] != 1 else ''} of "
+                     f"hidden size {lstm['hidden_size']} (a recurrent state, not a receptive field)")
+    else:
+        lines.append(f"receptive field: {info['receptive_field']} sample"
+                     f"{'s' if info['receptive_field'] != 1 else ''} "
+                     f"({info['receptive_field'] / rate * 1e3:.1f} ms)")
+    lines.append(f"weights: {info['num_weights']}")
     if info["allowed_widths"]:
         lines.append("allowed widths: " + ", ".join(map(str, info["allowed_widths"])))
     full = info["widths"][-1]["macs_per_sample"]
@@ -281,8 +290,9 @@ def bench_widths(spec, widths: Optional[List[int]], all_widths: bool) -> List[Op
     return [None]
 
 
-def format_bench(title: str, rows: List[dict]) -> str:
-    """The human-readable table of :func:`nam_dsp.benchmark.bench_spec`'s rows."""
+def format_bench(title: str, rows: List[dict], slimmable: bool = True) -> str:
+    """The human-readable table of :func:`nam_dsp.benchmark.bench_spec`'s rows (a model that
+    is not slimmable shows no width: it has only the one it was built with)."""
     first = rows[0]
     header = ["width", "MACs/sample", "x real time", "xRT (CPU time)", "p50 us", "p99 us", "p99 % deadline"]
     threaded = "threads" in first
@@ -290,7 +300,7 @@ def format_bench(title: str, rows: List[dict]) -> str:
         header += [f"xRT {first['threads']} threads", "vs 1 thread"]
     lines = []
     for row in rows:
-        line = ["-" if row["width"] is None else row["width"], row["macs_per_sample"],
+        line = ["-" if row["width"] is None or not slimmable else row["width"], row["macs_per_sample"],
                 f"{row['xrt']:.1f}", f"{row['xrt_cpu']:.1f}", f"{row['p50_us']:.1f}", f"{row['p99_us']:.1f}",
                 f"{row['p99_deadline_pct']:.1f}"]
         if threaded:
@@ -315,7 +325,8 @@ def cmd_bench(args) -> int:
     widths = bench_widths(spec, args.width, args.all_widths)
     rows = bench_spec(spec, widths, block_size=args.block_size, seconds=args.seconds,
                       threads=args.threads, seed=args.seed)
-    print(json.dumps(rows, indent=2) if args.json else format_bench(title, rows))
+    slimmable = isinstance(spec, WaveNetSpec) and spec.slimmable
+    print(json.dumps(rows, indent=2) if args.json else format_bench(title, rows, slimmable))
     return 0
 
 

@@ -1,12 +1,15 @@
-"""Checks on where a command will write, made before any work starts.
+"""Where commands write: checks made before any work starts, and atomic writes.
 
 A render, recording or training run that ends by overwriting its own input loses the user's
-recording; one that ends by failing to write loses the run. Both are refused up front.
+recording; one that ends by failing to write loses the run: both are refused up front. A write
+that is interrupted leaves the old file, never half a new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from typing import Iterable, Optional
 
 from .errors import OutputPathError
@@ -45,24 +48,35 @@ def check_output_path(path, inputs: Iterable[Optional[object]] = ()) -> None:
         raise OutputPathError(path, "exists and is not writable")
 
 
-def write_wav_atomic(path, samples, rate: int) -> None:
-    """Write a 32-bit float WAV so that ``path`` holds either its old content or the whole new
-    file, never a partial one (a temporary file in the same folder, then a rename)."""
-    import tempfile
-
-    import soundfile
-
+@contextlib.contextmanager
+def atomic_output(path, mode: str = "wb", suffix: str = ""):
+    """A file handle whose content appears at ``path`` only once it is whole: written to a
+    temporary file in the same folder, synced, then renamed over ``path``."""
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=os.path.dirname(os.path.abspath(path)))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            soundfile.write(fh, samples, rate, format="WAV", subtype="FLOAT")
+        with os.fdopen(fd, mode) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; a WAV is a normal file
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; the result is a normal file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_wav_atomic(path, samples, rate: int) -> None:
+    """Write a 32-bit float WAV atomically (see :func:`atomic_output`)."""
+    import soundfile
+
+    with atomic_output(path, "wb", suffix=".wav") as fh:
+        soundfile.write(fh, samples, rate, format="WAV", subtype="FLOAT")
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write a text file atomically (see :func:`atomic_output`)."""
+    with atomic_output(path, "w") as fh:
+        fh.write(text)

@@ -191,3 +191,16 @@ def test_info_and_render_take_default_as_the_bundled_model(di, tmp_path, capsys)
     expected = nam_dsp.render(nam_dsp.load_default(), sf.read(str(di), dtype="float32")[0],
                               block_size=4096)
     assert np.array_equal(sf.read(str(out), dtype="float32")[0], expected)
+
+
+def test_info_of_an_lstm_shows_its_layers_and_hidden_size_not_a_receptive_field(shared_data, capsys):
+    assert nam_dsp_main(["info", str(shared_data / "models/examples/lstm.nam")]) == 0
+    out = capsys.readouterr().out
+    assert "1 LSTM layer of hidden size 3" in out and "receptive field:" not in out
+
+
+def test_a_model_that_is_not_slimmable_is_not_shown_with_a_width(shared_data, capsys):
+    capture = shared_data / "models/captures/marshall_jcm_standard.nam"
+    assert nam_dsp_main(["bench", str(capture), "--seconds", "0.05"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert row[0] == "-" and row[1] == "13320"

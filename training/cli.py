@@ -150,32 +150,74 @@ def run(args) -> int:
         return 2
     summary = trainer.run()
     print(f"wrote {summary['path']} ({summary['steps']} steps, {summary['seconds']:.0f} s)", file=sys.stderr)
+    best_step = best_checkpoint_step(trainer.val_history, Trainer.score)
+    print(f"validation ESR of the best checkpoint (step {best_step} of {summary['steps']}: the lowest "
+          "mean log ESR over widths), which is what the .nam holds:")
     print(esr_table(summary["validation_esr"]))
     plot_path = args.plot or (os.path.splitext(args.output)[0] + ".png")
-    write_plot(trainer, plot_path)
+    write_plot(trainer, plot_path, run_title(args, summary))
     if args.summary_json:
-        with open(args.summary_json, "w") as fh:
-            json.dump(summary, fh, indent=1)
+        from nam_dsp.output_paths import write_text_atomic
+        write_text_atomic(args.summary_json, json.dumps(summary, indent=1))
     return 0
 
 
-def write_plot(trainer, path) -> bool:
+def best_checkpoint_step(val_history, score) -> int:
+    """The step of the validation the export was chosen from (``score``: lower is better)."""
+    if not val_history:
+        return 0
+    return int(min(val_history, key=lambda entry: score(entry[2]))[0])
+
+
+def run_title(args, summary) -> str:
+    """What the figure shows, in words: the output model, the architecture and the budget."""
+    if args.budget_minutes:
+        budget = f"{args.budget_minutes:g} min"
+    elif args.budget_cpu_minutes:
+        budget = f"{args.budget_cpu_minutes:g} CPU-min"
+    else:
+        budget = f"{summary['steps']} steps"
+    return f"{os.path.basename(args.output)}: {args.arch}, {budget}, trained on {os.path.basename(args.wet)}"
+
+
+def write_plot(trainer, path, title: str = "") -> bool:
     """ESR vs width, the loss curve and validation ESR per width over steps, as a PNG; skipped
     with a notice when matplotlib is not installed."""
-    return plot_history(trainer.best_esr, trainer.history, trainer.val_history, path)
+    return plot_history(trainer.best_esr, trainer.history, trainer.val_history, path, title)
 
 
-def plot_checkpoint(ckpt_path, png_path) -> bool:
+def plot_checkpoint(ckpt_path, png_path, title: str = "") -> bool:
     """The same plot from a checkpoint file."""
     import numpy as np
     with np.load(ckpt_path) as z:
         best = {int(k): v for k, v in json.loads(str(z["best_esr"])).items()}
         history = [tuple(r) for r in z["history"].tolist()]
         val_history = json.loads(str(z["val_history"]))
-    return plot_history(best, history, val_history, png_path)
+    return plot_history(best, history, val_history, png_path, title)
 
 
-def plot_history(esr, hist, vh, path) -> bool:
+#: NAM's verdict thresholds on validation ESR, drawn on the figure.
+NAM_THRESHOLDS = ((0.01, "great"), (0.035, "not bad"), (0.1, "might be OK"))
+
+
+def _thresholds(ax) -> None:
+    for value, words in NAM_THRESHOLDS:
+        ax.axhline(value, color="0.5", lw=0.8, ls="--")
+        ax.annotate(words, (1.0, value), xycoords=("axes fraction", "data"), ha="right",
+                    va="bottom", fontsize=7, color="0.35")
+
+
+def _smoothed(values, span: int):
+    """An exponential moving average: the trend of a per-step loss that jumps with each batch."""
+    import numpy as np
+    out, level, alpha = np.empty(len(values)), values[0], 2.0 / (span + 1)
+    for i, v in enumerate(values):
+        level = alpha * v + (1 - alpha) * level
+        out[i] = level
+    return out
+
+
+def plot_history(esr, hist, vh, path, title: str = "") -> bool:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -183,23 +225,35 @@ def plot_history(esr, hist, vh, path) -> bool:
     except ImportError:
         print("matplotlib is not installed: no plot written (pip install matplotlib)", file=sys.stderr)
         return False
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4.4))
     ws = sorted(esr)
     a.semilogy(ws, [esr[w] for w in ws], "o-")
-    a.set_xlabel("width")
-    a.set_ylabel("validation ESR (best checkpoint)")
+    a.set_xticks(ws)
+    a.set_xlabel("width (channels kept)")
+    a.set_ylabel("validation ESR of the exported model")
     a.grid(True, which="both", alpha=0.3)
+    _thresholds(a)
     if hist:
-        b.semilogy([h[0] for h in hist], [max(h[2], 1e-12) for h in hist], lw=0.3, alpha=0.6)
+        steps = [h[0] for h in hist]
+        loss = [max(h[2], 1e-12) for h in hist]
+        b.semilogy(steps, loss, lw=0.3, alpha=0.25, color="C0", label="per step")
+        b.semilogy(steps, _smoothed(loss, max(10, len(loss) // 50)), lw=1.5, color="C0",
+                   label="smoothed")
+        b.legend(fontsize=7)
     b.set_xlabel("step")
     b.set_ylabel("training loss (one random width per step)")
     for w in ws:
-        c.semilogy([v[0] for v in vh], [v[2][str(w)] for v in vh], label=f"w{w}")
+        c.semilogy([v[0] for v in vh], [v[2][str(w)] for v in vh], label=f"width {w}")
     c.set_xlabel("step")
     c.set_ylabel("validation ESR")
+    _thresholds(c)
     c.legend(fontsize=7, ncol=2)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    tmp = f"{path}.tmp.png"
+    fig.savefig(tmp, dpi=80)
+    os.replace(tmp, path)
     plt.close(fig)
     print(f"wrote {path}", file=sys.stderr)
     return True

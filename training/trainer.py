@@ -351,7 +351,11 @@ class Trainer:
         if frac and frac > 0:
             eta = f" ETA {max(0.0, self.elapsed * (1 - frac) / frac):6.0f} s"
         top = max(self.widths)
-        val = f" val ESR(w{top}) {last_esr[str(top)]:.4f}" if str(top) in last_esr else ""
+        val = ""
+        if str(top) in last_esr:  # the latest validation; the export is the best checkpoint's
+            best = self.best_esr.get(top) if self.best_esr else None
+            val = f" val ESR(w{top}) latest {last_esr[str(top)]:.4f}"
+            val += f" best {best:.4f}" if best is not None else ""
         line = (f"step {self.step} epoch {self.epoch} loss {np.mean(recent):.3e}{val} "
                 f"lr {exponential_lr(self.cfg.lr, self.cfg.lr_gamma, self.epoch):.2e} "
                 f"{self.elapsed:6.0f} s{eta}")
@@ -401,10 +405,21 @@ def valid_predict(net: GradNet, x: np.ndarray, width, theta=None, chunk: int = 3
     return np.concatenate(out)[:n_out].astype(np.float64)
 
 
+#: Widths this narrow rarely reach a good verdict in a short run; the table says so.
+NARROW_WIDTH = 2
+
+
 def esr_table(esr: dict, reference: Optional[dict] = None) -> str:
     """The end-of-run table: width, validation ESR, NAM's verdict (and a reference column)."""
     lines = ["width  val ESR    " + ("NAM ref   " if reference else "") + "verdict"]
+    poor_narrow = []
     for w in sorted(esr, key=int):
         ref = f"{reference[int(w)]:<9.4f} " if reference and int(w) in reference else ""
         lines.append(f"{int(w):>5}  {esr[w]:<9.5f}  {ref}{verdict(esr[w])}")
+        if int(w) <= NARROW_WIDTH and esr[w] >= 0.1 and len(esr) > 1:
+            poor_narrow.append(str(int(w)))
+    if poor_narrow and any(v < 0.1 for w, v in esr.items() if int(w) > NARROW_WIDTH):
+        lines.append(f"(width {', '.join(poor_narrow)}: {NARROW_WIDTH} channels or fewer learn slowly "
+                     "and stay the least accurate; they need a much longer run than the wide widths, "
+                     "and are there for CPU headroom)")
     return "\n".join(lines)
