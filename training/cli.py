@@ -15,9 +15,18 @@ import json
 import os
 import sys
 
-from nam_dsp.arg_types import nonnegative_float, nonnegative_int, positive_float, positive_int
+from nam_dsp.arg_types import (nonnegative_float, nonnegative_int, positive_float, positive_int,
+                               unit_interval)
 
 __all__ = ["add_arguments", "run", "main"]
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=positive_int, default=None, help="number of optimizer steps")
     parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam",
                         help="optimizer (default %(default)s)")
-    parser.add_argument("--schedule", choices=["uniform", "sandwich"], default="uniform",
-                        help="widths per step: one drawn uniformly (the paper), or smallest + largest + "
-                        "one random (default %(default)s)")
+    parser.add_argument("--schedule", choices=["uniform", "sandwich", "progressive"], default="uniform",
+                        help="widths per step: one drawn uniformly (the paper); smallest + largest + one "
+                        "random; or progressive shrinking: the full width alone for the first fifth of "
+                        "the budget, narrower widths joining until half-way (default %(default)s)")
+    parser.add_argument("--distill", type=unit_interval, default=0.0, metavar="D",
+                        help="in-place distillation: narrower widths fit (1-D) x the wet signal + D x the "
+                        "full width's output in the same step (which then also trains the full width); "
+                        "0: off (default %(default)s)")
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--split", default=None,
                        help="split.json with 'train' and 'validation' sample ranges (default: the last "
@@ -61,7 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=positive_float, default=0.004,
                         help="learning rate (default %(default)s)")
     parser.add_argument("--lr-gamma", type=positive_float, default=0.994,
-                        help="learning-rate decay per epoch (default %(default)s)")
+                        help="learning-rate decay per epoch, exponential schedule (default %(default)s)")
+    parser.add_argument("--lr-schedule", choices=["exponential", "cosine"], default="exponential",
+                        help="exponential: lr x gamma^epoch (NAM's trainer); cosine: from lr down to "
+                        "lr x --lr-final over the budget, so the run ends with small steps "
+                        "(default %(default)s)")
+    parser.add_argument("--lr-final", type=positive_float, default=0.05,
+                        help="cosine schedule: the last learning rate as a fraction of --lr "
+                        "(default %(default)s)")
+    parser.add_argument("--average", type=unit_interval, default=0.0, metavar="DECAY",
+                        help="validate and export an exponential moving average of the weights with "
+                        "this decay per step, e.g. 0.998; 0: off (default %(default)s)")
+    parser.add_argument("--threads", type=positive_int, default=available_cores(),
+                        help="threads sharing each batch; the CPU-minutes budget counts all of them "
+                        "(default: the cores this process may use, %(default)s)")
     parser.add_argument("--grad-clip", type=nonnegative_float, default=1.0,
                         help="gradient-norm clip, 0: off (default %(default)s)")
     parser.add_argument("--loss", default="nam", choices=["nam", "mse", "esr", "pre-emph", "mrstft"],
@@ -130,7 +157,9 @@ def run(args) -> int:
     print(f"data: {pair.rate} Hz, latency {pair.latency} samples ({pair.latency_method}), "
           f"train {pair.train}, validation {pair.validation}", file=sys.stderr)
     cfg = TrainConfig(
-        arch=args.arch, widths=args.widths, optimizer=args.optimizer, schedule=args.schedule, seed=args.seed,
+        arch=args.arch, widths=args.widths, optimizer=args.optimizer, schedule=args.schedule,
+        distill=args.distill, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
+        average=args.average, threads=args.threads, seed=args.seed,
         batch_size=args.batch_size, segment=args.segment, lr=args.lr, lr_gamma=args.lr_gamma,
         grad_clip=args.grad_clip, loss=args.loss, mrstft_weight=args.mrstft_weight,
         pre_emph_weight=args.pre_emph_weight,
