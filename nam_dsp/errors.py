@@ -45,6 +45,15 @@ class AudioFileError(NamDspError, ValueError):
     """An audio file cannot be used (unreadable, wrong rate, wrong channel count, ...)."""
 
 
+class OutputPathError(NamDspError, ValueError):
+    """An output file cannot be written where asked (it is an input, or its folder is unusable)."""
+
+    def __init__(self, path, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
 class AudioError(NamDspError, RuntimeError):
     """The audio system or the live player refused: no such device, a rate the device does not
     run, a stream that failed, a player setting it cannot use.

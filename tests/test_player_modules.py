@@ -44,6 +44,7 @@ def test_the_model_to_play_is_the_file_else_the_default_else_an_untrained_stand_
     nam_dsp.save_spec(nam_dsp.preset("a1-nano"), path)
     assert models.load_model(path).source == "my_amp"
     assert models.load_model(width=3).width == 3  # the bundled default, or the stand-in
+    assert models.load_model("default").source == models.load_model().source  # as for render
 
     def no_default(**kwargs):
         raise nam_dsp.NamDspError("no default model is bundled with this installation")

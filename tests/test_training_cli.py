@@ -116,3 +116,30 @@ def test_nam_dsp_train_subcommand_dispatches_here(pair):
     out = str(tmp / "d.nam")
     assert nam_dsp_main(["train", dry, wet, "-o", out, "--steps", "5"] + COMMON) == 0
     assert nam_dsp.load_spec(out).metadata["training"]["steps"] == 5
+
+
+def test_the_run_says_which_checkpoint_the_table_shows_and_draws_a_titled_figure(pair, capsys):
+    dry, wet, tmp = pair
+    out = tmp / "amp.nam"
+    assert cli.main([dry, wet, "-o", str(out), "--steps", "6", "--validate-every", "3"] + COMMON) == 0
+    captured = capsys.readouterr()
+    assert "best checkpoint (step " in captured.out and "which is what the .nam holds" in captured.out
+    assert (tmp / "amp.png").is_file() and (tmp / "amp.png").stat().st_size > 10_000
+
+
+def test_narrow_widths_that_trail_are_explained_only_when_wider_ones_did_well():
+    from nam_dsp.training.trainer import esr_table
+    assert "much longer run" in esr_table({1: 0.4, 2: 0.2, 3: 0.05, 4: 0.02})
+    assert "much longer run" not in esr_table({1: 0.4, 2: 0.3, 3: 0.3, 4: 0.2})
+    assert "much longer run" not in esr_table({1: 0.05, 2: 0.03})
+
+
+def test_every_train_option_has_help_with_its_default():
+    import argparse
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{action.option_strings[0]} has no help text"
+            if action.default is not None and not isinstance(action.default, bool):
+                assert "default" in action.help, f"{action.option_strings[0]} does not state its default"

@@ -167,6 +167,13 @@ def run(args) -> int:
     if problem is not None:
         _err(problem)
         return 2
+    if args.record is not None:
+        from ..output_paths import check_output_path
+        try:
+            check_output_path(args.record, inputs=[args.input_file, args.model])
+        except NamDspError as exc:
+            _err(f"--record {exc}")
+            return 2
     player = None
     try:
         with _flag_for("--width" if args.width is not None else "--slim", WidthError):

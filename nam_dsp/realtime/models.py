@@ -20,11 +20,14 @@ STAND_IN_SOURCE = f"{STAND_IN_PRESET} (untrained, random weights)"
 
 def load_model(path=None, *, width: Optional[int] = None, slim: Optional[float] = None,
                notice: Optional[Callable[[str], None]] = None) -> Model:
-    """The model at ``path``; without one, the bundled default model, or when this installation
-    has none, the :data:`STAND_IN_PRESET` preset with random weights (said through ``notice``).
+    """The model at ``path``; without one (or with ``"default"`` when no such file is here, as
+    for the other commands), the bundled default model, or when this installation has none, the
+    :data:`STAND_IN_PRESET` preset with random weights (said through ``notice``).
 
     ``width`` / ``slim`` choose the starting width, as in :func:`nam_dsp.load`.
     """
+    if path is not None and os.fspath(path) == nam_dsp.DEFAULT_MODEL_NAME and not os.path.exists(path):
+        path = None
     if path is not None:
         model = nam_dsp.load(path, width=width, slim=slim)
         model.source = os.path.splitext(os.path.basename(os.fspath(path)))[0]
