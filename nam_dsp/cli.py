@@ -33,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from . import __version__, load_default
+from .atomic_io import atomic_output, check_not_input
 from .benchmark import bench_spec
 from .demo import plucked_phrase, run_widths
 from .engine import ContainerModel, WaveNetModel, from_spec, load, render
@@ -77,6 +78,31 @@ def _positive_float(text: str) -> float:
 
 def _notice(message: str) -> None:
     print(f"nam-dsp: {message}", file=sys.stderr)
+
+
+def options_at_fault(exc: BaseException, args) -> str:
+    """The options a library error is about, as ``"--batch-size 16 / --segment 512: "``, or "".
+
+    The library names the parameters at fault (``exc.settings``), never flags; every ``dest`` of
+    these parsers is the library's parameter name. A width error is about ``--width`` or ``--slim``,
+    whichever was given.
+    """
+    if isinstance(exc, WidthError):
+        names = [n for n in ("width", "slim") if getattr(args, n, None) is not None]
+    else:
+        names = [n for n in getattr(exc, "settings", ()) if hasattr(args, n)]
+    shown = []
+    for name in names:
+        value = getattr(args, name)
+        value = " ".join(map(str, value)) if isinstance(value, list) else value
+        shown.append(f"--{name.replace('_', '-')}" + ("" if value is None else f" {value}"))
+    return " / ".join(shown) + ": " if shown else ""
+
+
+def _write_wav(path, samples: np.ndarray, rate) -> None:
+    """A 32-bit float WAV, written atomically (a failed write leaves any old file intact)."""
+    with atomic_output(path) as fh:
+        sf.write(fh, samples, rate, format="WAV", subtype="FLOAT")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -223,6 +249,7 @@ def _resample(x: np.ndarray, ratio: Fraction, length: Optional[int] = None) -> n
 
 
 def cmd_render(args) -> int:
+    check_not_input(args.output, (args.input, args.model))
     model = load(args.model, width=args.width, slim=args.slim)
     data, file_rate = sf.read(args.input, dtype="float32", always_2d=True)
     if data.shape[1] > 1:
@@ -239,7 +266,7 @@ def cmd_render(args) -> int:
     compute = time.perf_counter() - t0
     if resampling:
         y = _resample(y, 1 / ratio, data.shape[0])
-    sf.write(args.output, y, file_rate, format="WAV", subtype="FLOAT")
+    _write_wav(args.output, y, file_rate)
     seconds = data.shape[0] / file_rate
     speed = f"{seconds / compute:.1f}x real time" if compute > 0 else "instant"
     print(f"rendered {args.input} ({seconds:.2f} s at {file_rate} Hz) through {args.model} "
@@ -333,7 +360,7 @@ def cmd_demo(args) -> int:
     os.makedirs(out_dir, exist_ok=True)
     rate = int(round(model.sample_rate))
     signal = plucked_phrase(args.seconds, model.sample_rate)
-    sf.write(os.path.join(out_dir, "input.wav"), signal, rate, format="WAV", subtype="FLOAT")
+    _write_wav(os.path.join(out_dir, "input.wav"), signal, rate)
     runs = run_widths(model, signal, args.block_size)
     with_validation = any(run.validation_esr is not None for run in runs)
     header = ["width", "MACs/sample", "x real time", "ESR vs full width"]
@@ -341,8 +368,7 @@ def cmd_demo(args) -> int:
     rows = []
     for run in runs:
         label = "full" if run.width is None else str(run.width)
-        sf.write(os.path.join(out_dir, f"width_{label}.wav"), run.output, rate, format="WAV",
-                 subtype="FLOAT")
+        _write_wav(os.path.join(out_dir, f"width_{label}.wav"), run.output, rate)
         row = [label, run.macs_per_sample, f"{run.xrt:.1f}", f"{run.esr_vs_full:.4f}"]
         if with_validation:
             row.append("-" if run.validation_esr is None else f"{run.validation_esr:.4f}")
@@ -482,7 +508,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.run(args) or 0)
     except (NamDspError, sf.SoundFileError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"nam-dsp {args.command}: error: {message}", file=sys.stderr)
+        print(f"nam-dsp {args.command}: error: {options_at_fault(exc, args)}{message}", file=sys.stderr)
         return 2
 
 

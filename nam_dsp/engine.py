@@ -20,7 +20,8 @@ import numpy as np
 
 from . import _kernels
 from .errors import NamDspError, WidthError
-from .nam_file import load_spec, save_spec
+from .nam_file import load_spec
+from .nam_writer import save_spec
 from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
 
 class Model:

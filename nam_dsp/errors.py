@@ -43,3 +43,27 @@ class WidthError(NamDspError, ValueError):
 
 class AudioFileError(NamDspError, ValueError):
     """An audio file cannot be used (unreadable, wrong rate, wrong channel count, ...)."""
+
+
+class _NamesSettings:
+    """Mixin: ``settings`` names the parameters at fault (e.g. ``("batch_size", "segment")``) so
+    that a command line can say which of its options to change; empty when no single one is."""
+
+    def __init__(self, message: str, settings=()):
+        super().__init__(message)
+        self.settings = tuple(settings)
+
+
+class ConfigError(_NamesSettings, NamDspError, ValueError):
+    """A setting is refused: an unknown architecture or loss, widths a model does not allow, an
+    output path that is also an input, ... (``settings``: the parameters at fault)."""
+
+
+class TrainingDataError(_NamesSettings, AudioFileError):
+    """A reamp pair cannot train the model as configured: too short for the validation split, the
+    receptive field or one batch, or a multi-channel file with no channel chosen (``settings``:
+    the parameters at fault)."""
+
+
+class CheckpointError(NamDspError, ValueError):
+    """A training checkpoint cannot be resumed: unreadable, incomplete, or of another architecture."""

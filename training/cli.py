@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from nam_dsp.atomic_io import atomic_write_text
+    from nam_dsp.cli import options_at_fault
     from nam_dsp.errors import NamDspError
     from .data import load_pair
     from .trainer import TrainConfig, Trainer, esr_table, verdict  # noqa: F401
@@ -66,7 +68,7 @@ def run(args) -> int:
         pair = load_pair(args.dry, args.wet, channel=args.channel, latency=args.latency,
                          split_file=args.split, validation_seconds=args.validation_seconds)
     except NamDspError as exc:
-        print(f"nam-dsp train: {exc}", file=sys.stderr)
+        print(f"nam-dsp train: {options_at_fault(exc, args)}{exc}", file=sys.stderr)
         return 2
     print(f"data: {pair.rate} Hz, latency {pair.latency} samples ({pair.latency_method}), "
           f"train {pair.train}, validation {pair.validation}", file=sys.stderr)
@@ -86,8 +88,8 @@ def run(args) -> int:
         if args.resume:
             trainer.load_checkpoint(args.resume)
             print(f"resumed from {args.resume} at step {trainer.step}", file=sys.stderr)
-    except (ValueError, OSError) as exc:
-        print(f"nam-dsp train: {exc}", file=sys.stderr)
+    except (NamDspError, OSError) as exc:
+        print(f"nam-dsp train: {options_at_fault(exc, args)}{exc}", file=sys.stderr)
         return 2
     summary = trainer.run()
     print(f"wrote {summary['path']} ({summary['steps']} steps, {summary['seconds']:.0f} s)", file=sys.stderr)
@@ -95,8 +97,7 @@ def run(args) -> int:
     plot_path = args.plot or (os.path.splitext(args.output)[0] + ".png")
     write_plot(trainer, plot_path)
     if args.summary_json:
-        with open(args.summary_json, "w") as fh:
-            json.dump(summary, fh, indent=1)
+        atomic_write_text(args.summary_json, json.dumps(summary, indent=1))
     return 0
 
 
@@ -117,6 +118,7 @@ def plot_checkpoint(ckpt_path, png_path) -> bool:
 
 
 def plot_history(esr, hist, vh, path) -> bool:
+    from nam_dsp.atomic_io import atomic_output
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -140,7 +142,8 @@ def plot_history(esr, hist, vh, path) -> bool:
     c.set_ylabel("validation ESR")
     c.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    with atomic_output(path) as fh:
+        fig.savefig(fh, format="png", dpi=80)
     plt.close(fig)
     print(f"wrote {path}", file=sys.stderr)
     return True

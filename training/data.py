@@ -29,7 +29,7 @@ from typing import Optional
 
 import numpy as np
 
-from nam_dsp.errors import AudioFileError
+from nam_dsp.errors import AudioFileError, TrainingDataError
 
 __all__ = ["read_audio", "load_pair", "find_latency", "xcorr_latency", "blip_latency", "find_blips", "Pair",
            "split_ranges", "Examples"]
@@ -61,13 +61,13 @@ def read_audio(path, channel: Optional[int] = None):
     n_ch = data.shape[1]
     if channel is None:
         if n_ch != 1:
-            raise AudioFileError(f"{path}: has {n_ch} channels; the trainer needs mono "
-                                 f"(choose one with --channel N)")
+            raise TrainingDataError(f"{path}: has {n_ch} channels; the trainer needs mono "
+                                    "(choose one of them: channel, 0-based)", ("channel",))
         x = data[:, 0]
     else:
         if not 0 <= int(channel) < n_ch:
-            raise AudioFileError(f"{path}: channel {channel} does not exist (the file has {n_ch} "
-                                 f"channel{'s' if n_ch != 1 else ''})")
+            raise TrainingDataError(f"{path}: channel {channel} does not exist (the file has {n_ch} "
+                                    f"channel{'s' if n_ch != 1 else ''})", ("channel",))
         x = data[:, int(channel)]
     bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
@@ -173,10 +173,12 @@ def split_ranges(n: int, rate: int, split_file=None, validation_seconds: Optiona
         secs = 10.0 if validation_seconds is None else float(validation_seconds)
         nv = int(round(secs * rate))
         if not 0 < nv < n:
-            raise AudioFileError(f"--validation-seconds {secs}: the pair has only {n / rate:.2f} s")
+            raise TrainingDataError(f"validation of {secs:g} s: expected more than 0 s and less than the "
+                                    f"pair's {n / rate:.2f} s", ("validation_seconds",))
         tr, va = (0, n - nv), (n - nv, n)
     if tr[1] <= tr[0] or va[1] <= va[0]:
-        raise AudioFileError(f"empty train {tr} or validation {va} range for {n} aligned samples")
+        raise TrainingDataError(f"empty train {tr} or validation {va} range for {n} aligned samples",
+                                ("split",) if split_file is not None else ("validation_seconds",))
     return tr, va
 
 
@@ -259,8 +261,9 @@ class Examples:
         self.segment = int(segment)
         usable = self.dry.size - (self.rf - 1)
         if usable < self.segment:
-            raise AudioFileError(f"the training range ({self.dry.size} samples) is shorter than one "
-                                 f"example (receptive field {self.rf} - 1 + segment {self.segment})")
+            raise TrainingDataError(f"the training range ({self.dry.size} samples) is shorter than one "
+                                    f"example (receptive field {self.rf} - 1 + segment {self.segment})",
+                                    ("segment",))
         self.per_epoch = usable // self.segment
 
     def epoch_starts(self, rng: np.random.Generator) -> np.ndarray:
