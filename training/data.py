@@ -2,7 +2,8 @@
 
 A *pair* is a dry (DI) recording and the wet recording of the same take through the device to
 model. :func:`load_pair` reads both with soundfile and refuses anything a model cannot be trained
-on, with an :class:`~nam_dsp.errors.AudioFileError` naming the file and the problem:
+on, with an :class:`~nam_dsp.errors.AudioFileError` naming the file and the problem (a
+:class:`~nam_dsp.errors.TrainingDataError` when the audio is usable but does not fit the settings):
 
 * unreadable files, NaN or infinite samples;
 * different sample rates;
