@@ -34,6 +34,7 @@ import soundfile as sf
 
 from . import __version__, load_default
 from .atomic_io import atomic_output, check_not_input
+from .cli_errors import options_at_fault
 from .benchmark import bench_spec
 from .demo import plucked_phrase, run_widths
 from .engine import ContainerModel, WaveNetModel, from_spec, load, render
@@ -78,25 +79,6 @@ def _positive_float(text: str) -> float:
 
 def _notice(message: str) -> None:
     print(f"nam-dsp: {message}", file=sys.stderr)
-
-
-def options_at_fault(exc: BaseException, args) -> str:
-    """The options a library error is about, as ``"--batch-size 16 / --segment 512: "``, or "".
-
-    The library names the parameters at fault (``exc.settings``), never flags; every ``dest`` of
-    these parsers is the library's parameter name. A width error is about ``--width`` or ``--slim``,
-    whichever was given.
-    """
-    if isinstance(exc, WidthError):
-        names = [n for n in ("width", "slim") if getattr(args, n, None) is not None]
-    else:
-        names = [n for n in getattr(exc, "settings", ()) if hasattr(args, n)]
-    shown = []
-    for name in names:
-        value = getattr(args, name)
-        value = " ".join(map(str, value)) if isinstance(value, list) else value
-        shown.append(f"--{name.replace('_', '-')}" + ("" if value is None else f" {value}"))
-    return " / ".join(shown) + ": " if shown else ""
 
 
 def _write_wav(path, samples: np.ndarray, rate) -> None:

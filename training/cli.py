@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from nam_dsp.atomic_io import atomic_write_text
-    from nam_dsp.cli import options_at_fault
+    from nam_dsp.cli_errors import options_at_fault
     from nam_dsp.errors import NamDspError
     from .data import load_pair
     from .trainer import TrainConfig, Trainer, esr_table, verdict  # noqa: F401
