@@ -45,6 +45,15 @@ class AudioFileError(NamDspError, ValueError):
     """An audio file cannot be used (unreadable, wrong rate, wrong channel count, ...)."""
 
 
+class OutputPathError(NamDspError, ValueError):
+    """An output file cannot be written where asked (it is an input, or its folder is unusable)."""
+
+    def __init__(self, path, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
 class _NamesSettings:
     """Mixin: ``settings`` names the parameters at fault (e.g. ``("batch_size", "segment")``) so
     that a command line can say which of its options to change; empty when no single one is."""
@@ -55,8 +64,8 @@ class _NamesSettings:
 
 
 class ConfigError(_NamesSettings, NamDspError, ValueError):
-    """A setting is refused: an unknown architecture or loss, widths a model does not allow, an
-    output path that is also an input, ... (``settings``: the parameters at fault)."""
+    """A setting is refused: an unknown architecture or loss, widths a model does not allow, a
+    model the trainer cannot train, ... (``settings``: the parameters at fault)."""
 
 
 class TrainingDataError(_NamesSettings, AudioFileError):

@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 
-from .atomic_io import atomic_write_text
 from .errors import ConfigError
+from .output_paths import write_text_atomic
 from .spec import FILM_KEYS, SIGMOID, Activation, ContainerSpec, LayerArray, LinearSpec, LSTMSpec, WaveNetSpec
 
 __all__ = ["to_dict", "dumps", "save_spec", "can_write_legacy"]
@@ -22,7 +22,7 @@ def save_spec(spec, path, form: str = "auto") -> None:
 
     A crash mid-write leaves the old file (or none), never a truncated one.
     """
-    atomic_write_text(path, dumps(spec, form))
+    write_text_atomic(path, dumps(spec, form))
 
 
 def dumps(spec, form: str = "auto") -> str:

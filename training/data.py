@@ -168,18 +168,24 @@ def split_ranges(n: int, rate: int, split_file=None, validation_seconds: Optiona
                                  f"'validation' sample ranges): {exc}") from None
         if "sample_rate" in d and int(d["sample_rate"]) != rate:
             raise AudioFileError(f"{split_file}: written for {d['sample_rate']} Hz, the audio is {rate} Hz")
-        tr = (max(0, tr[0]), min(n, tr[1]))
-        va = (max(0, va[0]), min(n, va[1]))
+        for name, (start, stop) in (("train", tr), ("validation", va)):
+            # a range may end a little past the aligned pair (the files' lengths may differ by
+            # up to 1 s); one that starts outside it belongs to another recording
+            if not 0 <= start < min(stop, n):
+                raise AudioFileError(
+                    f"{split_file}: the {name} range [{start}, {stop}) is outside the recording's "
+                    f"{n} samples ({n / rate:.2f} s): was this split written for another recording?")
+        tr, va = (tr[0], min(n, tr[1])), (va[0], min(n, va[1]))
     else:
-        secs = 10.0 if validation_seconds is None else float(validation_seconds)
+        given = validation_seconds is not None
+        secs = float(validation_seconds) if given else 10.0
         nv = int(round(secs * rate))
         if not 0 < nv < n:
-            raise TrainingDataError(f"validation of {secs:g} s: expected more than 0 s and less than the "
-                                    f"pair's {n / rate:.2f} s", ("validation_seconds",))
+            what = f"a validation length of {secs:g} s" if given else "the default 10 s of validation"
+            raise TrainingDataError(f"the pair is {n / rate:.2f} s long: too short for {what} plus "
+                                    "training audio; give a split file or a shorter validation length",
+                                    ("validation_seconds",) if given else ())
         tr, va = (0, n - nv), (n - nv, n)
-    if tr[1] <= tr[0] or va[1] <= va[0]:
-        raise TrainingDataError(f"empty train {tr} or validation {va} range for {n} aligned samples",
-                                ("split",) if split_file is not None else ("validation_seconds",))
     return tr, va
 
 
