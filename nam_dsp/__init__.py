@@ -21,7 +21,7 @@ __all__ = [
 
 
 def load_default(**kwargs):
-    """The small slimmable model shipped with the package (see ``nam_dsp/data/README``)."""
+    """The small slimmable model shipped with the package (see ``nam_dsp/data/README.md``)."""
     from importlib import resources
     path = resources.files("nam_dsp").joinpath("data/default.nam")
     if not path.is_file():
