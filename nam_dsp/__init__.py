@@ -35,5 +35,5 @@ def default_model_path() -> str:
 
 
 def load_default(**kwargs):
-    """The small slimmable model shipped with the package (see ``nam_dsp/data/README``)."""
+    """The small slimmable model shipped with the package (see ``nam_dsp/data/README.md``)."""
     return load(default_model_path(), **kwargs)
