@@ -8,7 +8,8 @@
 from .engine import (ContainerModel, LinearModel, LSTMModel, Model, WaveNetModel, from_spec, load,
                      render)
 from .errors import AudioFileError, NamDspError, NamFileError, UnsupportedFeatureError, WidthError
-from .nam_file import load_spec, save_spec
+from .nam_file import load_spec
+from .nam_writer import save_spec
 from .spec import preset
 
 __version__ = "0.1.0"
@@ -34,5 +35,5 @@ def default_model_path() -> str:
 
 
 def load_default(**kwargs):
-    """The small slimmable model shipped with the package (see ``nam_dsp/data/README``)."""
+    """The small slimmable model shipped with the package (see ``nam_dsp/data/README.md``)."""
     return load(default_model_path(), **kwargs)

@@ -35,6 +35,7 @@ import soundfile as sf
 from . import DEFAULT_MODEL_NAME, __version__, default_model_path
 from .arg_types import positive_float, positive_int
 from .benchmark import bench_spec
+from .cli_errors import options_at_fault
 from .demo import plucked_phrase, run_widths
 from .engine import ContainerModel, WaveNetModel, load, render
 from .errors import AudioFileError, NamDspError, WidthError
@@ -347,7 +348,7 @@ def cmd_demo(args) -> int:
     os.makedirs(out_dir, exist_ok=True)
     rate = int(round(model.sample_rate))
     signal = plucked_phrase(args.seconds, model.sample_rate)
-    sf.write(os.path.join(out_dir, "input.wav"), signal, rate, format="WAV", subtype="FLOAT")
+    write_wav_atomic(os.path.join(out_dir, "input.wav"), signal, rate)
     runs = run_widths(model, signal, args.block_size)
     with_validation = any(run.validation_esr is not None for run in runs)
     header = ["width", "MACs/sample", "x real time", "ESR vs full width"]
@@ -355,8 +356,7 @@ def cmd_demo(args) -> int:
     rows = []
     for run in runs:
         label = "full" if run.width is None else str(run.width)
-        sf.write(os.path.join(out_dir, f"width_{label}.wav"), run.output, rate, format="WAV",
-                 subtype="FLOAT")
+        write_wav_atomic(os.path.join(out_dir, f"width_{label}.wav"), run.output, rate)
         row = [label, run.macs_per_sample, f"{run.xrt:.1f}", f"{run.esr_vs_full:.4f}"]
         if with_validation:
             row.append("-" if run.validation_esr is None else f"{run.validation_esr:.4f}")
@@ -500,7 +500,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     except (NamDspError, sf.SoundFileError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"nam-dsp {args.command}: error: {message}", file=sys.stderr)
+        print(f"nam-dsp {args.command}: error: {options_at_fault(exc, args)}{message}", file=sys.stderr)
         return 2
 
 

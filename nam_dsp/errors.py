@@ -54,19 +54,31 @@ class OutputPathError(NamDspError, ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-class AudioError(NamDspError, RuntimeError):
-    """The audio system or the live player refused: no such device, a rate the device does not
-    run, a stream that failed, a player setting it cannot use.
+class _NamesSettings:
+    """Mixin: ``settings`` names the parameters at fault (e.g. ``("batch_size", "segment")``) so
+    that a command line can say which of its options to change; empty when no single one is."""
 
-    Parameters
-    ----------
-    message : str
-        What is wrong, with the value found and what was expected.
-    parameter : str, optional
-        The :class:`~nam_dsp.realtime.player.Player` argument at fault (``"output_device"``,
-        ``"seconds"``, ...), when there is one, so a front end can name its own option for it.
-    """
-
-    def __init__(self, message: str, parameter: str | None = None):
+    def __init__(self, message: str, settings=()):
         super().__init__(message)
-        self.parameter = parameter
+        self.settings = tuple(settings)
+
+
+class ConfigError(_NamesSettings, NamDspError, ValueError):
+    """A setting is refused: an unknown architecture or loss, widths a model does not allow, a
+    model the trainer cannot train, ... (``settings``: the parameters at fault)."""
+
+
+class TrainingDataError(_NamesSettings, AudioFileError):
+    """A reamp pair cannot train the model as configured: too short for the validation split, the
+    receptive field or one batch, or a multi-channel file with no channel chosen (``settings``:
+    the parameters at fault)."""
+
+
+class CheckpointError(NamDspError, ValueError):
+    """A training checkpoint cannot be resumed: unreadable, incomplete, or of another architecture."""
+
+
+class AudioError(_NamesSettings, NamDspError, RuntimeError):
+    """The audio system or the live player refused: no such device, a rate the device does not
+    run, a stream that failed, a player setting it cannot use (``settings``: the
+    :class:`~nam_dsp.realtime.player.Player` arguments at fault, e.g. ``("output_device",)``)."""

@@ -2,7 +2,9 @@
 
 A render, recording or training run that ends by overwriting its own input loses the user's
 recording; one that ends by failing to write loses the run: both are refused up front. A write
-that is interrupted leaves the old file, never half a new one.
+that is interrupted leaves the old file, never half a new one: every file the package writes
+(``.nam`` saves, training checkpoints, renders, summaries, figures) goes through
+:func:`atomic_output`.
 """
 
 from __future__ import annotations
@@ -51,21 +53,46 @@ def check_output_path(path, inputs: Iterable[Optional[object]] = ()) -> None:
 @contextlib.contextmanager
 def atomic_output(path, mode: str = "wb", suffix: str = ""):
     """A file handle whose content appears at ``path`` only once it is whole: written to a
-    temporary file in the same folder, synced, then renamed over ``path``."""
+    temporary file in the same folder, synced, then renamed over ``path`` (``os.replace``, atomic
+    on POSIX and Windows). An exception in the ``with`` block, or a failed sync or rename, leaves
+    the old file (or none) and no temporary file."""
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, mode) as fh:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; the result is a normal file
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; the result is a normal file
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def write_bytes_atomic(path, data: bytes) -> None:
+    """Write bytes atomically (see :func:`atomic_output`)."""
+    with atomic_output(path) as fh:
+        fh.write(data)
 
 
 def write_wav_atomic(path, samples, rate: int) -> None:
@@ -77,6 +104,5 @@ def write_wav_atomic(path, samples, rate: int) -> None:
 
 
 def write_text_atomic(path, text: str) -> None:
-    """Write a text file atomically (see :func:`atomic_output`)."""
-    with atomic_output(path, "w") as fh:
-        fh.write(text)
+    """Write a UTF-8 text file atomically (see :func:`atomic_output`)."""
+    write_bytes_atomic(path, text.encode("utf-8"))

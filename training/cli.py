@@ -143,6 +143,7 @@ def check_arguments(args) -> None:
 
 
 def run(args) -> int:
+    from nam_dsp.cli_errors import options_at_fault
     from nam_dsp.errors import NamDspError
     from .data import load_pair
     from .trainer import TrainConfig, Trainer, esr_table
@@ -152,7 +153,7 @@ def run(args) -> int:
         pair = load_pair(args.dry, args.wet, channel=args.channel, latency=args.latency,
                          split_file=args.split, validation_seconds=args.validation_seconds)
     except NamDspError as exc:
-        print(f"nam-dsp train: {exc}", file=sys.stderr)
+        print(f"nam-dsp train: {options_at_fault(exc, args)}{exc}", file=sys.stderr)
         return 2
     print(f"data: {pair.rate} Hz, latency {pair.latency} samples ({pair.latency_method}), "
           f"train {pair.train}, validation {pair.validation}", file=sys.stderr)
@@ -174,8 +175,8 @@ def run(args) -> int:
         if args.resume:
             trainer.load_checkpoint(args.resume)
             print(f"resumed from {args.resume} at step {trainer.step}", file=sys.stderr)
-    except (ValueError, OSError) as exc:
-        print(f"nam-dsp train: {exc}", file=sys.stderr)
+    except (NamDspError, OSError) as exc:
+        print(f"nam-dsp train: {options_at_fault(exc, args)}{exc}", file=sys.stderr)
         return 2
     summary = trainer.run()
     print(f"wrote {summary['path']} ({summary['steps']} steps, {summary['seconds']:.0f} s)", file=sys.stderr)
@@ -280,9 +281,9 @@ def plot_history(esr, hist, vh, path, title: str = "") -> bool:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = f"{path}.tmp.png"
-    fig.savefig(tmp, dpi=80)
-    os.replace(tmp, path)
+    from nam_dsp.output_paths import atomic_output
+    with atomic_output(path, suffix=".png") as fh:
+        fig.savefig(fh, format="png", dpi=80)
     plt.close(fig)
     print(f"wrote {path}", file=sys.stderr)
     return True

@@ -19,13 +19,16 @@ import math
 import os
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
 
-from nam_dsp.nam_file import atomic_write_bytes, save_spec
+from nam_dsp.errors import CheckpointError, ConfigError, TrainingDataError
+from nam_dsp.nam_writer import save_spec
+from nam_dsp.output_paths import check_output_path, same_file, write_bytes_atomic
 from nam_dsp.spec import PRESETS, WaveNetSpec, make_layer_array, preset
 
 from . import losses
@@ -49,7 +52,8 @@ def make_arch(name: str, seed: int) -> WaveNetSpec:
     if name in TRAIN_ARCHS:
         return TRAIN_ARCHS[name](np.random.default_rng(seed))
     if name not in PRESETS:
-        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(list(PRESETS) + list(TRAIN_ARCHS))}")
+        raise ConfigError(f"unknown architecture {name!r}; known: {', '.join(list(PRESETS) + list(TRAIN_ARCHS))}",
+                          ("arch",))
     return preset(name, seed)
 
 
@@ -92,17 +96,21 @@ def parse_widths(text: Optional[str], spec: WaveNetSpec) -> list:
     if text is None:
         return allowed
     out = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = part.split("-", 1)
-            out += list(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out += list(range(int(a), int(b) + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise ConfigError(f"widths {text!r}: expected a list such as '1-8' or '1,2,4,8'", ("widths",)) from None
     out = sorted(set(out))
     bad = [w for w in out if w not in allowed]
     if bad or not out:
-        raise ValueError(f"widths {bad or text} are not allowed for this architecture; allowed: {allowed}")
+        raise ConfigError(f"widths {bad or text} are not allowed for this architecture; allowed: {allowed}",
+                          ("widths",))
     return out
 
 
@@ -153,9 +161,20 @@ class Trainer:
         self.widths = parse_widths(config.widths, spec)
         self.examples = Examples(pair.dry, pair.wet, pair.train, self.net.receptive_field, config.segment,
                                  dtype=self.net.dtype)
+        batch = config.lbfgs_batch if config.optimizer == "lbfgs" else config.batch_size
+        if self.examples.per_epoch < batch:
+            raise TrainingDataError(f"the training range holds {self.examples.per_epoch} examples of "
+                                    f"{config.segment} samples, fewer than one batch of {batch}",
+                                    ("batch_size", "segment"))
+        for path in (self.out_path, self.ckpt_path):
+            check_output_path(path, inputs=(pair.info.get("dry"), pair.info.get("wet")))
+        if same_file(self.ckpt_path, self.out_path):
+            raise ConfigError(f"{self.ckpt_path}: the checkpoint would overwrite the exported model",
+                              ("checkpoint",))
         v0, v1 = pair.validation
         if v1 - v0 < self.net.receptive_field:
-            raise ValueError(f"the validation range ({v1 - v0} samples) is shorter than the receptive field")
+            raise TrainingDataError(f"the validation range ({v1 - v0} samples) is shorter than the receptive "
+                                    f"field ({self.net.receptive_field})", ("validation_seconds", "split"))
         self.val_x = np.asarray(pair.dry[v0:v1], dtype=self.net.dtype)
         self.val_y = np.asarray(pair.wet[v0:v1], dtype=np.float64)[self.net.receptive_field - 1:]
         self.loss_fn = losses.make_loss(config.loss, config.mrstft_weight, config.pre_emph_weight)
@@ -198,14 +217,24 @@ class Trainer:
     def save_checkpoint(self) -> None:
         buf = io.BytesIO()
         np.savez(buf, **self.state())
-        atomic_write_bytes(self.ckpt_path, buf.getvalue())
+        write_bytes_atomic(self.ckpt_path, buf.getvalue())
 
     def load_checkpoint(self, path) -> None:
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                d = {k: z[k] for k in z.files}
+            self._restore(d)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # unreadable, truncated, not ours
+            problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise CheckpointError(f"{path}: not a usable checkpoint of this trainer: {problem}") from None
+
+    def _restore(self, d: dict) -> None:
         theta = np.array(d["theta"], dtype=np.float64)
         if theta.size != self.net.size:
-            raise ValueError(f"{path}: checkpoint holds {theta.size} weights, the architecture has {self.net.size}")
+            raise CheckpointError(f"checkpoint holds {theta.size} weights, the architecture has {self.net.size}")
         self.theta = theta
         self.best_theta = np.array(d["best_theta"], dtype=np.float64)
         self.avg_theta = np.array(d["avg_theta"] if "avg_theta" in d else theta, dtype=np.float64)
@@ -270,9 +299,6 @@ class Trainer:
                 self.epoch += 1
             self.order = self.examples.epoch_starts(self.rng)
             self.pos = 0
-            if self.order.size < b:
-                raise ValueError(f"the training range holds {self.order.size} examples of {self.cfg.segment} "
-                                 f"samples, fewer than one batch of {b}: lower --batch-size or --segment")
         starts = self.order[self.pos:self.pos + b]
         self.pos += b
         return self.examples.batch(starts)

@@ -47,12 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="crossfade length of a width switch (default 10 ms)")
 
 
-#: The flag of each Player argument an AudioError can name (``AudioError.parameter``).
-FLAGS = {"input_device": "--input-device", "output_device": "--output-device",
-         "block_size": "--block-size", "seconds": "--seconds", "fade": "--fade-ms",
-         "auto_target": "--auto-target"}
-
-
 def _err(msg: str) -> None:
     print(f"nam-dsp play: error: {msg}", file=sys.stderr)
 
@@ -176,9 +170,8 @@ def run(args) -> int:
             return 2
     player = None
     try:
-        with _flag_for("--width" if args.width is not None else "--slim", WidthError):
-            model = load_model(args.model, width=args.width, slim=args.slim,
-                               notice=lambda msg: print(f"nam-dsp play: note: {msg}", file=sys.stderr))
+        model = load_model(args.model, width=args.width, slim=args.slim,
+                           notice=lambda msg: print(f"nam-dsp play: note: {msg}", file=sys.stderr))
         fade = int(round(args.fade_ms * 1e-3 * model.sample_rate))
         with _flag_for("--input-file", AudioFileError), _flag_for("--auto-width", WidthError):
             player = Player(model, block_size=args.block_size, input_device=args.input_device,
@@ -203,7 +196,7 @@ def run(args) -> int:
     except (NamDspError, OSError) as exc:
         if player is not None:
             player.stop()
-        _err(_with_device_flag(exc))
+        _err(_message(exc, args))
         return 2
     finally:
         if player is not None:
@@ -226,15 +219,14 @@ def _flag_for(flag: str, kind):
         raise NamDspError(f"{flag}: {exc}") from exc
 
 
-def _with_device_flag(exc: BaseException) -> str:
-    """The message, led by the flag of the Player argument an AudioError names (if any)."""
-    from ..errors import AudioError
-    flag = FLAGS.get(exc.parameter) if isinstance(exc, AudioError) else None
-    if flag is None:
-        return str(exc)
-    if exc.parameter.endswith("_device"):
-        return f"{flag}: {exc} (nam-dsp play --list-devices lists them)"
-    return f"{flag}: {exc}"
+def _message(exc: BaseException, args) -> str:
+    """The library's message, led by the options it is about (the Player arguments an AudioError
+    names are these options' dests; a WidthError is about --width or --slim)."""
+    from ..cli_errors import options_at_fault
+    text = f"{options_at_fault(exc, args)}{exc}"
+    if any(name.endswith("_device") for name in getattr(exc, "settings", ())):
+        text += " (nam-dsp play --list-devices lists them)"
+    return text
 
 
 def _open_window(player):

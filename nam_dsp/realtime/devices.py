@@ -1,7 +1,7 @@
 """Audio devices through PyAudio: importing it, listing devices, choosing and checking them.
 
 Every refusal is an :class:`~nam_dsp.errors.AudioError` that says what is wrong and, in its
-``parameter``, which :class:`~nam_dsp.realtime.player.Player` argument chose the device.
+``settings``, which :class:`~nam_dsp.realtime.player.Player` argument chose the device.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def pick_device(pa, index: Optional[int], kind: str) -> dict:
 
     ``kind`` is ``"input"`` or ``"output"``; the device must have at least one such channel.
     """
-    parameter = f"{kind}_device"
+    at_fault = (f"{kind}_device",)  # the Player argument that chose the device
     count = pa.get_device_count()
     if count == 0:
         raise AudioError("no audio devices found: is an audio server (JACK, PulseAudio) running? "
@@ -84,15 +84,15 @@ def pick_device(pa, index: Optional[int], kind: str) -> dict:
                 pa.get_default_output_device_info()
         except (IOError, OSError):
             raise AudioError(f"there is no default {kind} device (PortAudio sees {count} "
-                             "devices, none of them the default)", parameter) from None
+                             "devices, none of them the default)", at_fault) from None
     else:
         if not (0 <= int(index) < count):
             raise AudioError(f"unknown {kind} device {index}: devices are numbered 0..{count - 1}",
-                             parameter)
+                             at_fault)
         info = pa.get_device_info_by_index(int(index))
     key = "maxInputChannels" if kind == "input" else "maxOutputChannels"
     if int(info[key]) < 1:
-        raise AudioError(f"device {info['index']} ({info['name']}) has no {kind} channels", parameter)
+        raise AudioError(f"device {info['index']} ({info['name']}) has no {kind} channels", at_fault)
     return info
 
 

@@ -87,7 +87,7 @@ class Player:
         SCHED_FIFO priority asked for the audio thread (None: leave the scheduling alone).
 
     Use ``start()``, then ``tick()`` a few times a second (meters, auto-width) or ``wait()``, then
-    ``stop()``. Refusals raise :class:`~nam_dsp.errors.AudioError` (its ``parameter`` names the
+    ``stop()``. Refusals raise :class:`~nam_dsp.errors.AudioError` (its ``settings`` name the
     argument at fault), :class:`~nam_dsp.errors.AudioFileError` (``input_file``, ``record``) or
     :class:`~nam_dsp.errors.WidthError` (``auto_width`` on a fixed-width model).
     """
@@ -98,9 +98,9 @@ class Player:
                  auto_width: bool = False, auto_target: float = 0.5, no_work: bool = False,
                  catchup_share: float = 0.1, rt_priority: Optional[int] = 10):
         if int(block_size) < 1:
-            raise AudioError(f"block size must be >= 1 frame, got {block_size}", "block_size")
+            raise AudioError(f"block size must be >= 1 frame, got {block_size}", ("block_size",))
         if seconds is not None and not float(seconds) > 0:
-            raise AudioError(f"the time to play must be more than 0 seconds, got {seconds}", "seconds")
+            raise AudioError(f"the time to play must be more than 0 seconds, got {seconds}", ("seconds",))
         self.model = model
         self.rate = int(round(model.sample_rate))
         self.block_size = n = int(block_size)
