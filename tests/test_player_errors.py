@@ -130,3 +130,50 @@ def test_a_device_refusal_names_the_argument_and_the_cli_names_its_flag(index, k
     line = cli._message(info.value, args)
     assert line.startswith(f"{options}: {message}")
     assert line.endswith("(nam-dsp play --list-devices lists them)")
+
+
+@pytest.mark.realtime
+def test_an_unknown_device(jack):
+    assert_clean_error(*play("--output-device", "7", "--seconds", "1"),
+                       "--output-device 7: unknown output device 7", "--list-devices")
+    assert_clean_error(*play("--input-device", "-1", "--seconds", "1"),
+                       "--input-device -1: unknown input device -1")
+
+
+@pytest.mark.realtime
+def test_a_model_rate_the_device_does_not_run_at(jack, tmp_path):
+    spec = nam_dsp.preset("slimmable-paper")
+    spec.sample_rate = 44100.0
+    path = tmp_path / "model_44k.nam"
+    nam_dsp.save_spec(spec, path)
+    assert_clean_error(*play(path, "--seconds", "1"), "44100 Hz", "48000 Hz", "does not resample")
+
+
+@pytest.mark.realtime
+def test_the_player_api_refuses_a_rate_mismatch_and_leaves_no_stream(jack):
+    from nam_dsp.realtime.player import AudioError, Player
+    spec = nam_dsp.preset("slimmable-paper")
+    spec.sample_rate = 44100.0
+    player = Player(nam_dsp.from_spec(spec), block_size=128)
+    with pytest.raises(AudioError, match="does not resample"):
+        player.start()
+    assert player._stream is None and not player.running
+    player.stop()  # harmless twice
+
+
+@pytest.mark.realtime
+def test_a_good_run_lists_devices_and_plays(jack):
+    proc = subprocess.run([sys.executable, "-m", "nam_dsp.realtime.cli", "--list-devices"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0 and "JACK" in proc.stdout, proc.stdout + proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "nam_dsp.cli", "play", "--seconds", "1", "--width",
+                           "3"], capture_output=True, text=True, timeout=TIMEOUT,
+                          stdin=subprocess.DEVNULL)  # through the nam-dsp command's dispatch
+    rc, err = proc.returncode, proc.stderr
+    assert rc == 0, err
+    assert "blocks of 128 frames at 48000 Hz" in err and "width switches 0" in err
+
+
+def test_gui_without_a_display(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert_clean_error(*play("--gui", "--seconds", "1"), "--gui cannot open a window")
