@@ -38,7 +38,8 @@ from .demo import plucked_phrase, run_widths
 from .engine import ContainerModel, WaveNetModel, from_spec, load, render
 from .errors import NamDspError, WidthError
 from .nam_file import load_spec
-from .spec import PRESETS, ContainerSpec, WaveNetSpec, preset
+from .presets import PRESETS, preset
+from .spec import ContainerSpec, WaveNetSpec
 
 #: Samples per ``process`` call for ``render`` (large blocks: offline work).
 RENDER_BLOCK_SIZE = 4096

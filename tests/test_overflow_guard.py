@@ -16,7 +16,8 @@ import pytest
 
 import nam_dsp
 from nam_dsp import reference
-from nam_dsp.spec import Activation, WaveNetSpec, make_layer_array
+from nam_dsp.presets import make_layer_array
+from nam_dsp.spec import Activation, WaveNetSpec
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
