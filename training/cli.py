@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("wet", help="wet (reamped) recording of the same take")
     parser.add_argument("-o", "--output", required=True, help="the .nam file to write")
     parser.add_argument("--arch", default="slimmable-paper",
-                        help="architecture: a nam_dsp.spec.PRESETS name (default slimmable-paper)")
+                        help="architecture: a nam_dsp.presets name (default slimmable-paper)")
     parser.add_argument("--widths", default=None, help="training widths, e.g. 1-8 or 1,2,4,8 (default: all)")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--budget-minutes", type=float, default=None, help="wall-clock training budget")
