@@ -16,8 +16,10 @@ from scipy.signal import resample_poly
 import nam_dsp
 from nam_dsp.cli import main
 
+from conftest import SHARED_DATA
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = SHARED_DATA
 SLIMMABLE = DATA / "models" / "slimmable" / "nam_trainer_paper_crunch_30min.nam"
 A1_CAPTURE = DATA / "models" / "captures" / "marshall_jcm_standard.nam"
 CONTAINER = DATA / "models" / "examples" / "slimmable_container.nam"

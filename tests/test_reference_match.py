@@ -26,9 +26,9 @@ import nam_dsp
 from nam_dsp import _kernels
 from nam_dsp.benchmark import cpuinfo_field
 
-from conftest import rel_rms
+from conftest import SHARED_DATA, rel_rms
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 TOLERANCE = 1e-5
 
 # Files that are valid NAM but use features the engine does not run: loading must say so
