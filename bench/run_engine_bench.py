@@ -1,4 +1,4 @@
-"""Measure the engine for the README: write ``bench/results/engine.json`` and print Markdown tables.
+"""Measure the engine: write ``bench/results/engine.json`` and the tables of docs/performance.md.
 
 Cases (the same functions as ``nam-dsp bench``, fixed-seed noise at -20 dBFS RMS, warmed up):
 

@@ -3,7 +3,7 @@
 Each benchmark streams a short fixed-seed noise signal (``SECONDS`` of audio) through a warmed-up
 model in blocks, a few rounds, so a plain ``pytest`` run spends about a second here. The x real
 time of the median round is stored in ``extra_info["xrt"]``; nothing is asserted about speed.
-``python bench/run_engine_bench.py`` measures the same cases over longer signals for the README.
+``python bench/run_engine_bench.py`` measures the same cases over longer signals (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -8,23 +8,32 @@
 from .engine import (ContainerModel, LinearModel, LSTMModel, Model, WaveNetModel, from_spec, load,
                      render)
 from .errors import AudioFileError, NamDspError, NamFileError, UnsupportedFeatureError, WidthError
-from .nam_file import load_spec, save_spec
+from .nam_file import load_spec
+from .nam_writer import save_spec
 from .presets import preset
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "render", "from_spec", "load_spec", "save_spec", "preset", "load_default",
+    "load", "render", "from_spec", "load_spec", "save_spec", "preset", "load_default", "default_model_path",
     "Model", "WaveNetModel", "LSTMModel", "LinearModel", "ContainerModel",
     "NamDspError", "NamFileError", "UnsupportedFeatureError", "WidthError", "AudioFileError",
 ]
 
 
-def load_default(**kwargs):
-    """The small slimmable model shipped with the package (see ``nam_dsp/data/README``)."""
-    from importlib import resources
-    path = resources.files("nam_dsp").joinpath("data/default.nam")
-    if not path.is_file():
+#: The name that stands for the bundled default model wherever a command takes a model file.
+DEFAULT_MODEL_NAME = "default"
+
+
+def default_model_path() -> str:
+    """The path of the small slimmable model shipped with the package (``nam_dsp/data/``)."""
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "default.nam")
+    if not os.path.isfile(path):
         raise NamDspError("no default model is bundled with this installation")
-    with resources.as_file(path) as p:
-        return load(p, **kwargs)
+    return path
+
+
+def load_default(**kwargs):
+    """The small slimmable model shipped with the package (see ``nam_dsp/data/README.md``)."""
+    return load(default_model_path(), **kwargs)

@@ -1,4 +1,4 @@
-"""Engine speed measurements shared by ``nam-dsp bench``, ``bench/`` and the README's table.
+"""Engine speed measurements shared by ``nam-dsp bench``, ``bench/`` and docs/performance.md.
 
 Every figure is a ratio or a distribution, never a pass/fail threshold:
 

@@ -32,14 +32,17 @@ from typing import List, Optional, Sequence
 import numpy as np
 import soundfile as sf
 
-from . import __version__, load_default
+from . import DEFAULT_MODEL_NAME, __version__, default_model_path, load_default
+from .arg_types import positive_float, positive_int
 from .benchmark import bench_spec
+from .cli_errors import options_at_fault
 from .demo import plucked_phrase, run_widths
 from .engine import ContainerModel, WaveNetModel, from_spec, load, render
-from .errors import NamDspError, WidthError
+from .errors import AudioFileError, NamDspError, WidthError
 from .nam_file import load_spec
+from .output_paths import check_output_path, write_wav_atomic
 from .presets import PRESETS, preset
-from .spec import ContainerSpec, WaveNetSpec
+from .spec import ContainerSpec, LSTMSpec, WaveNetSpec
 
 #: Samples per ``process`` call for ``render`` (large blocks: offline work).
 RENDER_BLOCK_SIZE = 4096
@@ -55,26 +58,6 @@ DELEGATED = {
 # -------------------------------------------------------------------------------------------------
 # Small helpers
 # -------------------------------------------------------------------------------------------------
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
 
 def _notice(message: str) -> None:
     print(f"nam-dsp: {message}", file=sys.stderr)
@@ -119,6 +102,9 @@ def describe(spec) -> dict:
         "slimmable": bool(spec.slimmable),
         "allowed_widths": list(spec.allowed_widths) if spec.allowed_widths else None,
     }
+    if isinstance(spec, LSTMSpec):
+        info["lstm"] = {"layers": spec.num_layers, "hidden_size": spec.hidden_size,
+                        "input_size": spec.input_size}
     if isinstance(spec, WaveNetSpec):
         info["channels"] = [arr.channels for arr in spec.arrays]
         widths = spec.allowed_widths or (spec.full_width,)
@@ -167,10 +153,16 @@ def format_info(path: str, info: dict) -> str:
     lines = [f"model: {path}", f"architecture: {info['architecture']}"
              + (f" (channels per layer array: {info['channels']})" if "channels" in info else ""),
              f"version: {info['version']}",
-             f"sample rate: {rate:g} Hz",
-             f"receptive field: {info['receptive_field']} sample{'s' if info['receptive_field'] != 1 else ''} "
-             f"({info['receptive_field'] / rate * 1e3:.1f} ms)",
-             f"weights: {info['num_weights']}"]
+             f"sample rate: {rate:g} Hz"]
+    if "lstm" in info:
+        lstm = info["lstm"]
+        lines.append(f"layers: {lstm['layers']} LSTM layer{'s' if lstm['layers'] != 1 else ''} of "
+                     f"hidden size {lstm['hidden_size']} (a recurrent state, not a receptive field)")
+    else:
+        lines.append(f"receptive field: {info['receptive_field']} sample"
+                     f"{'s' if info['receptive_field'] != 1 else ''} "
+                     f"({info['receptive_field'] / rate * 1e3:.1f} ms)")
+    lines.append(f"weights: {info['num_weights']}")
     if info["allowed_widths"]:
         lines.append("allowed widths: " + ", ".join(map(str, info["allowed_widths"])))
     full = info["widths"][-1]["macs_per_sample"]
@@ -195,7 +187,27 @@ def format_info(path: str, info: dict) -> str:
     return "\n".join(lines)
 
 
+def model_file(arg: str) -> str:
+    """The model file a command was given: ``default`` (when no such file exists here) is the
+    bundled model; an audio file is refused with a hint about the argument order."""
+    if arg == DEFAULT_MODEL_NAME and not os.path.exists(arg):
+        return default_model_path()
+    if not os.path.isfile(arg):
+        raise NamDspError(f"{arg}: No such model file (or give 'default' for the bundled model)")
+    with open(arg, "rb") as fh:
+        magic = fh.read(4)
+    if magic in AUDIO_MAGIC:
+        raise NamDspError(f"{arg}: this is an audio file ({AUDIO_MAGIC[magic]}), not a .nam model; "
+                          "the model comes first: nam-dsp render MODEL IN.wav OUT.wav")
+    return arg
+
+
+#: First bytes of the audio files people pass by mistake where a .nam model is expected.
+AUDIO_MAGIC = {b"RIFF": "WAV", b"fLaC": "FLAC", b"OggS": "Ogg", b"FORM": "AIFF", b"ID3\x03": "MP3"}
+
+
 def cmd_info(args) -> int:
+    args.model = model_file(args.model)
     info = describe(load_spec(args.model))
     if args.json:
         print(json.dumps({"path": args.model, **info}, indent=2))
@@ -224,7 +236,11 @@ def _resample(x: np.ndarray, ratio: Fraction, length: Optional[int] = None) -> n
 
 
 def cmd_render(args) -> int:
+    args.model = model_file(args.model)
     model = load(args.model, width=args.width, slim=args.slim)
+    if not os.path.isfile(args.input):
+        raise AudioFileError(f"{args.input}: No such file")
+    check_output_path(args.output, inputs=[args.input, args.model])
     data, file_rate = sf.read(args.input, dtype="float32", always_2d=True)
     if data.shape[1] > 1:
         _notice(f"{args.input} has {data.shape[1]} channels: rendering channel 0 only")
@@ -240,7 +256,7 @@ def cmd_render(args) -> int:
     compute = time.perf_counter() - t0
     if resampling:
         y = _resample(y, 1 / ratio, data.shape[0])
-    sf.write(args.output, y, file_rate, format="WAV", subtype="FLOAT")
+    write_wav_atomic(args.output, y, file_rate)
     seconds = data.shape[0] / file_rate
     speed = f"{seconds / compute:.1f}x real time" if compute > 0 else "instant"
     print(f"rendered {args.input} ({seconds:.2f} s at {file_rate} Hz) through {args.model} "
@@ -276,8 +292,9 @@ def bench_widths(spec, widths: Optional[List[int]], all_widths: bool) -> List[Op
     return [None]
 
 
-def format_bench(title: str, rows: List[dict]) -> str:
-    """The human-readable table of :func:`nam_dsp.benchmark.bench_spec`'s rows."""
+def format_bench(title: str, rows: List[dict], slimmable: bool = True) -> str:
+    """The human-readable table of :func:`nam_dsp.benchmark.bench_spec`'s rows (a model that
+    is not slimmable shows no width: it has only the one it was built with)."""
     first = rows[0]
     header = ["width", "MACs/sample", "x real time", "xRT (CPU time)", "p50 us", "p99 us", "p99 % deadline"]
     threaded = "threads" in first
@@ -285,7 +302,7 @@ def format_bench(title: str, rows: List[dict]) -> str:
         header += [f"xRT {first['threads']} threads", "vs 1 thread"]
     lines = []
     for row in rows:
-        line = ["-" if row["width"] is None else row["width"], row["macs_per_sample"],
+        line = ["-" if row["width"] is None or not slimmable else row["width"], row["macs_per_sample"],
                 f"{row['xrt']:.1f}", f"{row['xrt_cpu']:.1f}", f"{row['p50_us']:.1f}", f"{row['p99_us']:.1f}",
                 f"{row['p99_deadline_pct']:.1f}"]
         if threaded:
@@ -310,7 +327,8 @@ def cmd_bench(args) -> int:
     widths = bench_widths(spec, args.width, args.all_widths)
     rows = bench_spec(spec, widths, block_size=args.block_size, seconds=args.seconds,
                       threads=args.threads, seed=args.seed)
-    print(json.dumps(rows, indent=2) if args.json else format_bench(title, rows))
+    slimmable = isinstance(spec, WaveNetSpec) and spec.slimmable
+    print(json.dumps(rows, indent=2) if args.json else format_bench(title, rows, slimmable))
     return 0
 
 
@@ -334,7 +352,7 @@ def cmd_demo(args) -> int:
     os.makedirs(out_dir, exist_ok=True)
     rate = int(round(model.sample_rate))
     signal = plucked_phrase(args.seconds, model.sample_rate)
-    sf.write(os.path.join(out_dir, "input.wav"), signal, rate, format="WAV", subtype="FLOAT")
+    write_wav_atomic(os.path.join(out_dir, "input.wav"), signal, rate)
     runs = run_widths(model, signal, args.block_size)
     with_validation = any(run.validation_esr is not None for run in runs)
     header = ["width", "MACs/sample", "x real time", "ESR vs full width"]
@@ -342,8 +360,7 @@ def cmd_demo(args) -> int:
     rows = []
     for run in runs:
         label = "full" if run.width is None else str(run.width)
-        sf.write(os.path.join(out_dir, f"width_{label}.wav"), run.output, rate, format="WAV",
-                 subtype="FLOAT")
+        write_wav_atomic(os.path.join(out_dir, f"width_{label}.wav"), run.output, rate)
         row = [label, run.macs_per_sample, f"{run.xrt:.1f}", f"{run.esr_vs_full:.4f}"]
         if with_validation:
             row.append("-" if run.validation_esr is None else f"{run.validation_esr:.4f}")
@@ -404,7 +421,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a model: architecture, widths, MACs, metadata",
                        description="Describe a .nam model: architecture, sample rate, receptive "
                        "field, weights, allowed widths, MACs per sample at each width, metadata.")
-    p.add_argument("model", metavar="MODEL", help="a .nam file")
+    p.add_argument("model", metavar="MODEL", help="a .nam file, or 'default' for the bundled model")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(run=cmd_info)
 
@@ -412,10 +429,10 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
                        description="Process IN through MODEL and write OUT as a 32-bit float WAV of "
                        "the same length and rate. Multi-channel input: channel 0 is used. A file "
                        "at another rate than the model's is resampled to the model's rate and back.")
-    p.add_argument("model", metavar="MODEL", help="a .nam file")
+    p.add_argument("model", metavar="MODEL", help="a .nam file, or 'default' for the bundled model")
     p.add_argument("input", metavar="IN", help="input audio file (WAV, FLAC, ...)")
     p.add_argument("output", metavar="OUT", help="output WAV file")
-    p.add_argument("--block-size", type=_positive_int, default=RENDER_BLOCK_SIZE, metavar="N",
+    p.add_argument("--block-size", type=positive_int, default=RENDER_BLOCK_SIZE, metavar="N",
                    help=f"samples per process() call (default {RENDER_BLOCK_SIZE}; the output "
                    "does not depend on it)")
     width = p.add_mutually_exclusive_group()
@@ -432,14 +449,14 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     source.add_argument("model", nargs="?", metavar="MODEL", help="a .nam file")
     source.add_argument("--arch", metavar="NAME", help="a preset architecture: " + ", ".join(PRESETS))
     p.add_argument("--seed", type=int, default=0, help="seed of --arch's weights and of the signal (default 0)")
-    p.add_argument("--block-size", type=_positive_int, default=LIVE_BLOCK_SIZE, metavar="N",
+    p.add_argument("--block-size", type=positive_int, default=LIVE_BLOCK_SIZE, metavar="N",
                    help=f"samples per process() call (default {LIVE_BLOCK_SIZE})")
-    p.add_argument("--seconds", type=_positive_float, default=5.0, metavar="S",
+    p.add_argument("--seconds", type=positive_float, default=5.0, metavar="S",
                    help="seconds of audio per measurement (default 5)")
     widths = p.add_mutually_exclusive_group()
     widths.add_argument("--width", type=int, nargs="+", metavar="C", help="widths to measure")
     widths.add_argument("--all-widths", action="store_true", help="measure every allowed width")
-    p.add_argument("--threads", type=_positive_int, default=1, metavar="T",
+    p.add_argument("--threads", type=positive_int, default=1, metavar="T",
                    help="also run T model copies in T threads and report the aggregate x real "
                    "time and its ratio to one thread")
     p.add_argument("--json", action="store_true",
@@ -452,9 +469,9 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
                        "default model at every allowed width; print width, MACs, x real time and "
                        "ESR against full width; write one WAV per width.")
     p.add_argument("--out-dir", metavar="DIR", help="where to write the WAVs (default: a new temporary folder)")
-    p.add_argument("--seconds", type=_positive_float, default=5.0, metavar="S",
+    p.add_argument("--seconds", type=positive_float, default=5.0, metavar="S",
                    help="length of the phrase (default 5)")
-    p.add_argument("--block-size", type=_positive_int, default=LIVE_BLOCK_SIZE, metavar="N",
+    p.add_argument("--block-size", type=positive_int, default=LIVE_BLOCK_SIZE, metavar="N",
                    help=f"samples per process() call (default {LIVE_BLOCK_SIZE})")
     p.set_defaults(run=cmd_demo)
 
@@ -481,9 +498,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.run(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (`nam-dsp info M | head -1`): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (NamDspError, sf.SoundFileError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"nam-dsp {args.command}: error: {message}", file=sys.stderr)
+        print(f"nam-dsp {args.command}: error: {options_at_fault(exc, args)}{message}", file=sys.stderr)
         return 2
 
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from . import _kernels
 from .errors import NamDspError, WidthError
-from .nam_file import load_spec, save_spec
+from .nam_file import load_spec
+from .nam_writer import save_spec
 from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
 
 class Model:
@@ -113,7 +114,7 @@ class Model:
         raise WidthError(f"{type(self).__name__} models are not slimmable: width cannot change")
 
     def set_slim(self, ratio: float) -> None:
-        raise WidthError(f"{type(self).__name__} models are not slimmable: --slim needs a slimmable model")
+        raise WidthError(f"{type(self).__name__} models are not slimmable: a slimming ratio needs a slimmable model")
 
     def macs_per_sample(self, width: Optional[int] = None) -> int:
         return int(self.spec.macs_per_sample(width))
@@ -347,7 +348,7 @@ def from_spec(spec, *, width: Optional[int] = None, slim: Optional[float] = None
     if isinstance(spec, ContainerSpec):
         return ContainerModel(spec, 1.0 if slim is None else slim)
     if slim is not None:
-        raise WidthError(f"{spec.architecture} models are not slimmable: --slim needs a slimmable model")
+        raise WidthError(f"{spec.architecture} models are not slimmable: a slimming ratio needs a slimmable model")
     if isinstance(spec, LSTMSpec):
         return LSTMModel(spec)
     if isinstance(spec, LinearSpec):

@@ -43,3 +43,36 @@ class WidthError(NamDspError, ValueError):
 
 class AudioFileError(NamDspError, ValueError):
     """An audio file cannot be used (unreadable, wrong rate, wrong channel count, ...)."""
+
+
+class OutputPathError(NamDspError, ValueError):
+    """An output file cannot be written where asked (it is an input, or its folder is unusable)."""
+
+    def __init__(self, path, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class _NamesSettings:
+    """Mixin: ``settings`` names the parameters at fault (e.g. ``("batch_size", "segment")``) so
+    that a command line can say which of its options to change; empty when no single one is."""
+
+    def __init__(self, message: str, settings=()):
+        super().__init__(message)
+        self.settings = tuple(settings)
+
+
+class ConfigError(_NamesSettings, NamDspError, ValueError):
+    """A setting is refused: an unknown architecture or loss, widths a model does not allow, a
+    model the trainer cannot train, ... (``settings``: the parameters at fault)."""
+
+
+class TrainingDataError(_NamesSettings, AudioFileError):
+    """A reamp pair cannot train the model as configured: too short for the validation split, the
+    receptive field or one batch, or a multi-channel file with no channel chosen (``settings``:
+    the parameters at fault)."""
+
+
+class CheckpointError(NamDspError, ValueError):
+    """A training checkpoint cannot be resumed: unreadable, incomplete, or of another architecture."""

@@ -319,7 +319,7 @@ class WaveNetSpec:
     def width_for_ratio(self, ratio: float) -> int:
         """NAM's slimming rule: ``allowed[min(floor(ratio * n), n - 1)]`` for ``ratio`` in [0, 1]."""
         if self.allowed_widths is None:
-            raise WidthError("this WaveNet is not slimmable: --slim / set_slim need a 'slimmable' model")
+            raise WidthError("this WaveNet is not slimmable: a slimming ratio needs a 'slimmable' model")
         ratio = _check_ratio(ratio)
         n = len(self.allowed_widths)
         return self.check_width(self.allowed_widths[min(int(math.floor(float(ratio) * n)), n - 1)])

@@ -345,3 +345,15 @@ def test_python_m_nam_dsp_runs_the_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "nam_dsp.cli", "info", str(tmp_path / "nope.nam")],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "nope.nam" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_slimming_ratio_on_a_fixed_width_model_names_the_flag_only_in_the_cli(tmp_path, capsys):
+    spec = nam_dsp.preset("a1-nano")
+    with pytest.raises(nam_dsp.WidthError) as info:
+        nam_dsp.from_spec(spec, slim=0.5)
+    assert "--" not in str(info.value)
+    nam_dsp.save_spec(spec, tmp_path / "m.nam")
+    sf.write(str(tmp_path / "in.wav"), np.zeros(480, dtype=np.float32), 48000, subtype="FLOAT")
+    assert main(["render", str(tmp_path / "m.nam"), str(tmp_path / "in.wav"), str(tmp_path / "o.wav"),
+                 "--slim", "0.5"]) == 2
+    assert f"--slim 0.5: {info.value}" in capsys.readouterr().err

@@ -162,7 +162,7 @@ def test_a_condition_model_feeding_the_mixins_matches_the_oracle(gating, cond_ou
     assert rel_rms(y, oracle) <= TOLERANCE
     assert np.array_equal(y, nam_dsp.render(nam_dsp.from_spec(spec), signal))
     # The file form round-trips, condition model included.
-    again = nam_dsp.nam_file.loads(nam_dsp.nam_file.dumps(spec, form="0.7"))
+    again = nam_dsp.nam_file.loads(nam_dsp.nam_writer.dumps(spec, form="0.7"))
     assert np.array_equal(nam_dsp.render(nam_dsp.from_spec(again), signal), nam_dsp.render(nam_dsp.from_spec(spec), signal))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import nam_dsp
-from nam_dsp import nam_file
+from nam_dsp import nam_file, nam_writer
 from nam_dsp.spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
 
 from conftest import SHARED_DATA
@@ -143,7 +143,7 @@ def test_saved_file_is_strict_json_with_the_required_keys(shared_data, tmp_path)
 def test_a1_model_in_the_0_7_form_loads_back_and_renders_identically(shared_data, tmp_path, relative):
     spec = nam_dsp.load_spec(shared_data / "models" / relative)
     assert spec.legacy_keys
-    d = nam_file.to_dict(spec, form="0.7")
+    d = nam_writer.to_dict(spec, form="0.7")
     assert d["version"] == "0.7.0"
     for layer in d["config"]["layers"]:
         assert {"head", "kernel_sizes", "gating_mode", "layer1x1"} <= set(layer)
@@ -161,22 +161,22 @@ def test_a1_model_in_the_0_7_form_loads_back_and_renders_identically(shared_data
 def test_legacy_form_of_a_model_with_0_7_features_is_refused():
     spec = nam_dsp.preset("a2-lite")  # LeakyReLU, head kernel 16: only the 0.7 form can say that
     with pytest.raises(ValueError):
-        nam_file.to_dict(spec, form="legacy")
+        nam_writer.to_dict(spec, form="legacy")
 
 
 def test_preset_round_trips_through_text_from_the_first_save_on():
     spec = nam_dsp.preset("slimmable-paper", seed=3)
-    again = nam_file.loads(nam_file.dumps(spec))
+    again = nam_file.loads(nam_writer.dumps(spec))
     assert again.allowed_widths == spec.allowed_widths
     assert all(np.array_equal(a, b) for a, b in zip(spec.parameters(), again.parameters()))
     assert np.float32(again.head_scale) == np.float32(spec.head_scale)
     # Once read back from a file, a spec saves to exactly the same text again.
-    assert nam_file.dumps(nam_file.loads(nam_file.dumps(again))) == nam_file.dumps(again)
+    assert nam_writer.dumps(nam_file.loads(nam_writer.dumps(again))) == nam_writer.dumps(again)
 
 
 def test_preset_head_scale_survives_a_round_trip():
     spec = nam_dsp.preset("slimmable-paper", seed=3)  # head_scale 0.01 is not a float32 value
-    assert nam_file.loads(nam_file.dumps(spec)).head_scale == spec.head_scale
+    assert nam_file.loads(nam_writer.dumps(spec)).head_scale == spec.head_scale
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_save_replaces_an_existing_file(tmp_path):
     target = tmp_path / "model.nam"
     nam_dsp.save_spec(nam_dsp.preset("a1-nano", seed=1), target)
     nam_dsp.save_spec(nam_dsp.preset("a1-nano", seed=2), target)
-    assert target.read_text(encoding="utf-8") == nam_file.dumps(nam_dsp.preset("a1-nano", seed=2))
+    assert target.read_text(encoding="utf-8") == nam_writer.dumps(nam_dsp.preset("a1-nano", seed=2))
     assert sorted(os.listdir(tmp_path)) == ["model.nam"]
 
 
@@ -225,7 +225,7 @@ def test_save_replaces_an_existing_file(tmp_path):
 
 def _base() -> dict:
     """A valid legacy-form A1-nano file (842 weights), no shared data needed."""
-    return nam_file.to_dict(nam_dsp.preset("a1-nano"), form="legacy")
+    return nam_writer.to_dict(nam_dsp.preset("a1-nano"), form="legacy")
 
 
 N_WEIGHTS = 842

@@ -113,3 +113,76 @@ def test_nam_dsp_train_subcommand_dispatches_here(pair):
     out = str(tmp / "d.nam")
     assert nam_dsp_main(["train", dry, wet, "-o", out, "--steps", "5"] + COMMON) == 0
     assert nam_dsp.load_spec(out).metadata["training"]["steps"] == 5
+
+
+def test_the_run_says_which_checkpoint_the_table_shows_and_draws_a_titled_figure(pair, capsys):
+    dry, wet, tmp = pair
+    out = tmp / "amp.nam"
+    assert cli.main([dry, wet, "-o", str(out), "--steps", "6", "--validate-every", "3"] + COMMON) == 0
+    captured = capsys.readouterr()
+    assert "best checkpoint (step " in captured.out and "which is what the .nam holds" in captured.out
+    assert (tmp / "amp.png").is_file() and (tmp / "amp.png").stat().st_size > 10_000
+
+
+def test_narrow_widths_that_trail_are_explained_only_when_wider_ones_did_well():
+    from nam_dsp.training.trainer import esr_table
+    assert "much longer run" in esr_table({1: 0.4, 2: 0.2, 3: 0.05, 4: 0.02})
+    assert "much longer run" not in esr_table({1: 0.4, 2: 0.3, 3: 0.3, 4: 0.2})
+    assert "much longer run" not in esr_table({1: 0.05, 2: 0.03})
+
+
+def test_every_train_option_has_help_with_its_default():
+    import argparse
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{action.option_strings[0]} has no help text"
+            if action.default is not None and not isinstance(action.default, bool):
+                assert "default" in action.help, f"{action.option_strings[0]} does not state its default"
+
+
+# -- errors: the library names the parameter, the CLI the flag ----------------------------------
+
+def test_setting_errors_are_config_errors_naming_the_parameter_not_a_flag():
+    from nam_dsp.errors import ConfigError, NamDspError
+    from nam_dsp.training.losses import make_loss
+    from nam_dsp.training.trainer import make_arch
+    spec = nam_dsp.preset("slimmable-paper")
+    for call, setting in [(lambda: parse_widths("1-x", spec), "widths"), (lambda: parse_widths("9", spec), "widths"),
+                          (lambda: make_arch("no-such-arch", 0), "arch"), (lambda: make_loss("l7"), "loss")]:
+        with pytest.raises(ConfigError) as info:
+            call()
+        assert isinstance(info.value, (ValueError, NamDspError)) and info.value.settings == (setting,)
+        assert "--" not in str(info.value)
+
+
+@pytest.mark.parametrize("extra, flag", [(["--validation-seconds", "5"], "--validation-seconds 5.0: the pair is 2.00 s long"),
+                                         (["--batch-size", "400"], "--batch-size 400 / --segment 512: "),
+                                         (["--channel", "1"], "--channel 1: ")])
+def test_the_cli_says_which_option_to_change(pair, capsys, extra, flag):
+    dry, wet, tmp = pair
+    args = [dry, wet, "-o", str(tmp / "x.nam"), "--steps", "1", "--arch", "tiny-slimmable", "--segment", "512",
+            "--latency", "0"]
+    args += [] if "--validation-seconds" in extra else ["--validation-seconds", "0.5"]
+    assert cli.main(args + extra) == 2
+    assert flag in capsys.readouterr().err
+    assert not (tmp / "x.nam").exists()
+
+
+def test_a_checkpoint_path_equal_to_the_output_is_refused_before_training(pair, capsys):
+    dry, wet, tmp = pair
+    assert cli.main([dry, wet, "-o", str(tmp / "x.nam"), "--checkpoint", str(tmp / "x.nam"), "--steps", "1"]
+                    + COMMON) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint" in err and "overwrite the exported model" in err
+    assert not (tmp / "x.nam").exists()
+
+
+def test_resuming_from_a_file_that_is_not_a_checkpoint_exits_2_naming_it(pair, capsys):
+    dry, wet, tmp = pair
+    bogus = tmp / "bogus.npz"
+    bogus.write_bytes(b"not a zip")
+    assert cli.main([dry, wet, "-o", str(tmp / "x.nam"), "--steps", "1", "--resume", str(bogus)] + COMMON) == 2
+    err = capsys.readouterr().err
+    assert str(bogus) in err and "not a usable checkpoint" in err

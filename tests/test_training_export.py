@@ -9,7 +9,7 @@ import soundfile as sf
 
 
 import nam_dsp
-from nam_dsp.nam_file import to_dict
+from nam_dsp.nam_writer import to_dict
 from nam_dsp.presets import preset
 from nam_dsp.training.data import load_pair
 from nam_dsp.training.trainer import TrainConfig, Trainer, valid_predict

@@ -2,7 +2,8 @@
 
 A *pair* is a dry (DI) recording and the wet recording of the same take through the device to
 model. :func:`load_pair` reads both with soundfile and refuses anything a model cannot be trained
-on, with an :class:`~nam_dsp.errors.AudioFileError` naming the file and the problem:
+on, with an :class:`~nam_dsp.errors.AudioFileError` naming the file and the problem (a
+:class:`~nam_dsp.errors.TrainingDataError` when the audio is usable but does not fit the settings):
 
 * unreadable files, NaN or infinite samples;
 * different sample rates;
@@ -29,7 +30,7 @@ from typing import Optional
 
 import numpy as np
 
-from nam_dsp.errors import AudioFileError
+from nam_dsp.errors import AudioFileError, TrainingDataError
 
 __all__ = ["read_audio", "load_pair", "find_latency", "xcorr_latency", "blip_latency", "find_blips", "Pair",
            "split_ranges", "Examples"]
@@ -61,13 +62,13 @@ def read_audio(path, channel: Optional[int] = None):
     n_ch = data.shape[1]
     if channel is None:
         if n_ch != 1:
-            raise AudioFileError(f"{path}: has {n_ch} channels; the trainer needs mono "
-                                 f"(choose one with --channel N)")
+            raise TrainingDataError(f"{path}: has {n_ch} channels; the trainer needs mono "
+                                    "(choose one of them: channel, 0-based)", ("channel",))
         x = data[:, 0]
     else:
         if not 0 <= int(channel) < n_ch:
-            raise AudioFileError(f"{path}: channel {channel} does not exist (the file has {n_ch} "
-                                 f"channel{'s' if n_ch != 1 else ''})")
+            raise TrainingDataError(f"{path}: channel {channel} does not exist (the file has {n_ch} "
+                                    f"channel{'s' if n_ch != 1 else ''})", ("channel",))
         x = data[:, int(channel)]
     bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
@@ -167,16 +168,24 @@ def split_ranges(n: int, rate: int, split_file=None, validation_seconds: Optiona
                                  f"'validation' sample ranges): {exc}") from None
         if "sample_rate" in d and int(d["sample_rate"]) != rate:
             raise AudioFileError(f"{split_file}: written for {d['sample_rate']} Hz, the audio is {rate} Hz")
-        tr = (max(0, tr[0]), min(n, tr[1]))
-        va = (max(0, va[0]), min(n, va[1]))
+        for name, (start, stop) in (("train", tr), ("validation", va)):
+            # a range may end a little past the aligned pair (the files' lengths may differ by
+            # up to 1 s); one that starts outside it belongs to another recording
+            if not 0 <= start < min(stop, n):
+                raise AudioFileError(
+                    f"{split_file}: the {name} range [{start}, {stop}) is outside the recording's "
+                    f"{n} samples ({n / rate:.2f} s): was this split written for another recording?")
+        tr, va = (tr[0], min(n, tr[1])), (va[0], min(n, va[1]))
     else:
-        secs = 10.0 if validation_seconds is None else float(validation_seconds)
+        given = validation_seconds is not None
+        secs = float(validation_seconds) if given else 10.0
         nv = int(round(secs * rate))
         if not 0 < nv < n:
-            raise AudioFileError(f"--validation-seconds {secs}: the pair has only {n / rate:.2f} s")
+            what = f"a validation length of {secs:g} s" if given else "the default 10 s of validation"
+            raise TrainingDataError(f"the pair is {n / rate:.2f} s long: too short for {what} plus "
+                                    "training audio; give a split file or a shorter validation length",
+                                    ("validation_seconds",) if given else ())
         tr, va = (0, n - nv), (n - nv, n)
-    if tr[1] <= tr[0] or va[1] <= va[0]:
-        raise AudioFileError(f"empty train {tr} or validation {va} range for {n} aligned samples")
     return tr, va
 
 
@@ -259,8 +268,9 @@ class Examples:
         self.segment = int(segment)
         usable = self.dry.size - (self.rf - 1)
         if usable < self.segment:
-            raise AudioFileError(f"the training range ({self.dry.size} samples) is shorter than one "
-                                 f"example (receptive field {self.rf} - 1 + segment {self.segment})")
+            raise TrainingDataError(f"the training range ({self.dry.size} samples) is shorter than one "
+                                    f"example (receptive field {self.rf} - 1 + segment {self.segment})",
+                                    ("segment",))
         self.per_epoch = usable // self.segment
 
     def epoch_starts(self, rng: np.random.Generator) -> np.ndarray:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nam_dsp.errors import ConfigError
+
 __all__ = ["mse", "esr", "esr_value", "pre_emphasis_mse", "mrstft", "nam_loss", "LOSSES", "make_loss"]
 
 
@@ -146,7 +148,7 @@ def make_loss(name: str = "nam", mrstft_weight: float = 2e-4, pre_emph_weight: f
               pre_emph_coef: float = 0.85):
     """A loss ``f(pred, target) -> (value, grad)`` by name, plus an optional pre-emphasis term."""
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}")
+        raise ConfigError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}", ("loss",))
     base = (lambda p, t: nam_loss(p, t, mrstft_weight)) if name == "nam" else LOSSES[name]
     if not pre_emph_weight:
         return base

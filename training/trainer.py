@@ -19,12 +19,16 @@ import math
 import os
 import sys
 import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
 
-from nam_dsp.nam_file import atomic_write_bytes, save_spec
+from nam_dsp.errors import CheckpointError, ConfigError, TrainingDataError
+from nam_dsp.nam_writer import save_spec
+from nam_dsp.output_paths import check_output_path, same_file, write_bytes_atomic
 from nam_dsp.presets import PRESETS, preset
 from nam_dsp.spec import WaveNetSpec
 
@@ -38,8 +42,28 @@ TRAINER_VERSION = "nam_dsp 0.1.0"
 def make_arch(name: str, seed: int) -> WaveNetSpec:
     """The preset ``name`` (:data:`nam_dsp.presets.PRESETS`) with weights drawn from ``seed``."""
     if name not in PRESETS:
-        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown architecture {name!r}; known: {', '.join(PRESETS)}", ("arch",))
     return preset(name, seed)
+
+
+#: Weight of a width-order inversion in :meth:`Trainer.score`, per decade of ESR by which a wider
+#: width is worse than a narrower one: a 5% inversion (0.021 decades) costs as much as a 1.6x
+#: worse mean, so it decides between similar checkpoints and not against much better ones.
+INVERSION_PENALTY = 10.0
+
+#: ``schedule`` values: which widths a step trains.
+WIDTH_SCHEDULES = ("uniform", "sandwich", "progressive")
+
+
+def progressive_widths(widths: list, progress: float) -> list:
+    """The widths a progressive-shrinking run trains at ``progress`` (0..1) of its budget: the
+    full width alone for the first fifth, then narrower widths join one by one, widest first,
+    until every width trains from half-way on (as once-for-all networks shrink)."""
+    start, end = 0.2, 0.5
+    if progress >= end:
+        return list(widths)
+    joined = int(len(widths) * max(0.0, progress - start) / (end - start))
+    return list(widths[len(widths) - 1 - joined:])
 
 
 def verdict(esr: float) -> str:
@@ -61,17 +85,21 @@ def parse_widths(text: Optional[str], spec: WaveNetSpec) -> list:
     if text is None:
         return allowed
     out = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = part.split("-", 1)
-            out += list(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out += list(range(int(a), int(b) + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise ConfigError(f"widths {text!r}: expected a list such as '1-8' or '1,2,4,8'", ("widths",)) from None
     out = sorted(set(out))
     bad = [w for w in out if w not in allowed]
     if bad or not out:
-        raise ValueError(f"widths {bad or text} are not allowed for this architecture; allowed: {allowed}")
+        raise ConfigError(f"widths {bad or text} are not allowed for this architecture; allowed: {allowed}",
+                          ("widths",))
     return out
 
 
@@ -80,12 +108,17 @@ class TrainConfig:
     arch: str = "slimmable-paper"
     widths: Optional[str] = None
     optimizer: str = "adam"
-    schedule: str = "uniform"  # "uniform" | "sandwich"
+    schedule: str = "uniform"  # "uniform" | "sandwich" | "progressive" (see WIDTH_SCHEDULES)
+    distill: float = 0.0  # narrower widths fit (1 - distill) * wet + distill * the full width's output
     seed: int = 0
     batch_size: int = 16
     segment: int = 8192
     lr: float = 0.004
-    lr_gamma: float = 0.994  # per epoch
+    lr_gamma: float = 0.994  # per epoch ("exponential" schedule)
+    lr_schedule: str = "exponential"  # | "cosine": from lr down to lr * lr_final over the budget
+    lr_final: float = 0.05
+    average: float = 0.0  # decay of an exponential moving average of the weights (0: off)
+    threads: int = 1  # threads sharing each batch (data-parallel gradients)
     grad_clip: float = 1.0
     loss: str = "nam"
     mrstft_weight: float = 2e-4
@@ -117,9 +150,20 @@ class Trainer:
         self.widths = parse_widths(config.widths, spec)
         self.examples = Examples(pair.dry, pair.wet, pair.train, self.net.receptive_field, config.segment,
                                  dtype=self.net.dtype)
+        batch = config.lbfgs_batch if config.optimizer == "lbfgs" else config.batch_size
+        if self.examples.per_epoch < batch:
+            raise TrainingDataError(f"the training range holds {self.examples.per_epoch} examples of "
+                                    f"{config.segment} samples, fewer than one batch of {batch}",
+                                    ("batch_size", "segment"))
+        for path in (self.out_path, self.ckpt_path):
+            check_output_path(path, inputs=(pair.info.get("dry"), pair.info.get("wet")))
+        if same_file(self.ckpt_path, self.out_path):
+            raise ConfigError(f"{self.ckpt_path}: the checkpoint would overwrite the exported model",
+                              ("checkpoint",))
         v0, v1 = pair.validation
         if v1 - v0 < self.net.receptive_field:
-            raise ValueError(f"the validation range ({v1 - v0} samples) is shorter than the receptive field")
+            raise TrainingDataError(f"the validation range ({v1 - v0} samples) is shorter than the receptive "
+                                    f"field ({self.net.receptive_field})", ("validation_seconds", "split"))
         self.val_x = np.asarray(pair.dry[v0:v1], dtype=self.net.dtype)
         self.val_y = np.asarray(pair.wet[v0:v1], dtype=np.float64)[self.net.receptive_field - 1:]
         self.loss_fn = losses.make_loss(config.loss, config.mrstft_weight, config.pre_emph_weight)
@@ -129,7 +173,9 @@ class Trainer:
         self.best_theta = self.theta.copy()
         self.best_score = math.inf
         self.best_esr = {}
+        self.avg_theta = self.theta.copy()  # the weights' moving average (config.average)
         self.adam = Adam(self.net.size, mask=self.mask)
+        self.pool = ThreadPoolExecutor(config.threads) if config.threads > 1 else None
         self.rng = np.random.default_rng(config.seed)
         self.step = 0
         self.epoch = 0
@@ -143,7 +189,8 @@ class Trainer:
     # -- state ----------------------------------------------------------------------------------
     def state(self) -> dict:
         d = {
-            "theta": self.theta, "best_theta": self.best_theta, "best_score": np.array(self.best_score),
+            "theta": self.theta, "avg_theta": self.avg_theta, "best_theta": self.best_theta,
+            "best_score": np.array(self.best_score),
             "step": np.array(self.step), "epoch": np.array(self.epoch), "order": self.order,
             "pos": np.array(self.pos), "elapsed": np.array(self.elapsed), "cpu": np.array(self.cpu),
             "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
@@ -159,16 +206,27 @@ class Trainer:
     def save_checkpoint(self) -> None:
         buf = io.BytesIO()
         np.savez(buf, **self.state())
-        atomic_write_bytes(self.ckpt_path, buf.getvalue())
+        write_bytes_atomic(self.ckpt_path, buf.getvalue())
 
     def load_checkpoint(self, path) -> None:
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                d = {k: z[k] for k in z.files}
+            self._restore(d)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # unreadable, truncated, not ours
+            problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise CheckpointError(f"{path}: not a usable checkpoint of this trainer: {problem}") from None
+
+    def _restore(self, d: dict) -> None:
         theta = np.array(d["theta"], dtype=np.float64)
         if theta.size != self.net.size:
-            raise ValueError(f"{path}: checkpoint holds {theta.size} weights, the architecture has {self.net.size}")
+            raise CheckpointError(f"checkpoint holds {theta.size} weights, the architecture has {self.net.size}")
         self.theta = theta
         self.best_theta = np.array(d["best_theta"], dtype=np.float64)
+        self.avg_theta = np.array(d["avg_theta"] if "avg_theta" in d else theta, dtype=np.float64)
         self.best_score = float(d["best_score"])
         self.step, self.epoch, self.pos = int(d["step"]), int(d["epoch"]), int(d["pos"])
         self.order = np.array(d["order"], dtype=np.int64)
@@ -192,14 +250,36 @@ class Trainer:
 
     @staticmethod
     def score(esr: dict) -> float:
-        """Model selection: the mean of log10 ESR over widths (so width 1 does not dominate)."""
-        return float(np.mean([math.log10(max(v, 1e-12)) for v in esr.values()]))
+        """Model selection, lower is better: the mean of log10 ESR over widths (so width 1 does
+        not dominate), plus a penalty for every width worse than a narrower one. A slider whose
+        wider setting sounds worse is a defect, and at similar means a checkpoint where that
+        happened by chance should lose to one where it did not."""
+        logs = [math.log10(max(esr[w], 1e-12)) for w in sorted(esr, key=int)]
+        inversions = sum(max(0.0, wider - narrower)
+                         for i, narrower in enumerate(logs) for wider in logs[i + 1:])
+        return float(np.mean(logs)) + INVERSION_PENALTY * inversions
 
     # -- steps ----------------------------------------------------------------------------------
-    def _loss_grad(self, theta_c, x, y, width):
+    def _loss_grad_part(self, theta_c, x, y, width):
         pred, cache = self.net.forward(x, width, theta_c)
         value, dpred = self.loss_fn(pred, y)
-        return value, self.net.backward(cache, dpred)
+        return value, self.net.backward(cache, dpred), pred
+
+    def _loss_grad(self, theta_c, x, y, width):
+        """(loss, gradient, prediction) of a batch at one width; with ``threads`` > 1 the batch is
+        split between threads (NumPy's matrix products and ufuncs release the GIL) and the parts'
+        losses and gradients are combined weighted by their share of the batch, which is the
+        batch's own loss since every loss is a mean over examples."""
+        if self.pool is None or x.shape[0] < 2:
+            return self._loss_grad_part(theta_c, x, y, width)
+        bounds = np.linspace(0, x.shape[0], min(self.cfg.threads, x.shape[0]) + 1).astype(int)
+        jobs = [self.pool.submit(self._loss_grad_part, theta_c, x[a:b], y[a:b], width)
+                for a, b in zip(bounds[:-1], bounds[1:])]
+        parts = [job.result() for job in jobs]
+        shares = np.diff(bounds) / x.shape[0]
+        value = sum(share * part[0] for share, part in zip(shares, parts))
+        grad = sum(share * part[1].astype(np.float64) for share, part in zip(shares, parts))
+        return value, grad, np.concatenate([part[2] for part in parts])
 
     def _next_batch(self):
         b = self.cfg.batch_size
@@ -208,30 +288,55 @@ class Trainer:
                 self.epoch += 1
             self.order = self.examples.epoch_starts(self.rng)
             self.pos = 0
-            if self.order.size < b:
-                raise ValueError(f"the training range holds {self.order.size} examples of {self.cfg.segment} "
-                                 f"samples, fewer than one batch of {b}: lower --batch-size or --segment")
         starts = self.order[self.pos:self.pos + b]
         self.pos += b
         return self.examples.batch(starts)
 
+    def _step_widths(self) -> list:
+        """The widths this step trains, the full width first when its output teaches the others."""
+        widths, top = self.widths, self.widths[-1]
+        if self.cfg.schedule == "progressive":
+            widths = progressive_widths(widths, self._progress_fraction() or 0.0)
+        if self.cfg.schedule == "sandwich" and len(widths) > 2:
+            mid = widths[1:-1]
+            return [top, widths[0], int(mid[int(self.rng.integers(len(mid)))])]
+        w = int(widths[int(self.rng.integers(len(widths)))])
+        return [top, w] if self.cfg.distill and w != top else [w]
+
     def _adam_step(self) -> float:
         x, y = self._next_batch()
-        if self.cfg.schedule == "sandwich" and len(self.widths) > 2:
-            mid = self.widths[1:-1]
-            ws = [self.widths[0], self.widths[-1], int(mid[int(self.rng.integers(len(mid)))])]
-        else:
-            ws = [int(self.widths[int(self.rng.integers(len(self.widths)))])]
+        ws = self._step_widths()
         theta_c = self.theta.astype(self.net.dtype)
         total, grad = 0.0, np.zeros(self.net.size)
+        d, teacher = self.cfg.distill, None
         for w in ws:
-            v, g = self._loss_grad(theta_c, x, y, w)
+            target = y if teacher is None or w == self.widths[-1] else (1 - d) * y + d * teacher
+            v, g, pred = self._loss_grad(theta_c, x, target, w)
+            if d and w == self.widths[-1]:
+                teacher = pred.astype(y.dtype)  # a fixed target: no gradient flows through it
             total += v / len(ws)
             grad += g.astype(np.float64) / len(ws)
         grad, _ = clip_grad_norm(grad, self.cfg.grad_clip)
-        lr = exponential_lr(self.cfg.lr, self.cfg.lr_gamma, self.epoch)
-        self.adam.step(self.theta, grad, lr)
+        self.adam.step(self.theta, grad, self._lr())
+        self._update_average()
         return total
+
+    def _lr(self) -> float:
+        c = self.cfg
+        frac = self._progress_fraction()
+        if c.lr_schedule == "cosine" and frac is not None:
+            return c.lr * (c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        return exponential_lr(c.lr, c.lr_gamma, self.epoch)
+
+    def _update_average(self) -> None:
+        """The moving average of the weights, which validation and export use when enabled: the
+        end of a run lands on the mean of its last steps instead of the last step's noise."""
+        if not self.cfg.average:
+            return
+        # short memory at first (as if the average had started at step 0), then the decay
+        decay = min(self.cfg.average, (1 + self.step) / (10 + self.step))
+        self.avg_theta *= decay
+        self.avg_theta += (1 - decay) * self.theta
 
     def _lbfgs_step(self) -> float:
         """One L-BFGS-B round on a fixed batch and every training width (deterministic objective)."""
@@ -247,7 +352,7 @@ class Trainer:
             thc = th.astype(dt)
             total, grad = 0.0, np.zeros(self.net.size)
             for w in self.widths:
-                v, g = self._loss_grad(thc, x, y, w)
+                v, g, _ = self._loss_grad(thc, x, y, w)
                 total += v / len(self.widths)
                 grad += g.astype(np.float64) / len(self.widths)
             return total, grad
@@ -281,13 +386,18 @@ class Trainer:
             fr.append(self.cpu / c.budget_cpu_seconds)
         return max(fr) if fr else None
 
+    @property
+    def eval_theta(self) -> np.ndarray:
+        """The weights validation sees and export writes: the moving average when enabled."""
+        return self.avg_theta if self.cfg.average else self.theta
+
     def _validate_and_keep_best(self):
-        esr = self.validate()
+        esr = self.validate(self.eval_theta)
         self.val_history.append([self.step, self.elapsed, {str(k): v for k, v in esr.items()}])
         s = self.score(esr)
         if s < self.best_score:
             self.best_score = s
-            self.best_theta = self.theta.copy()
+            self.best_theta = self.eval_theta.copy()
             self.best_esr = dict(esr)
         return esr
 
@@ -341,9 +451,13 @@ class Trainer:
         if frac and frac > 0:
             eta = f" ETA {max(0.0, self.elapsed * (1 - frac) / frac):6.0f} s"
         top = max(self.widths)
-        val = f" val ESR(w{top}) {last_esr[str(top)]:.4f}" if str(top) in last_esr else ""
+        val = ""
+        if str(top) in last_esr:  # the latest validation; the export is the best checkpoint's
+            best = self.best_esr.get(top) if self.best_esr else None
+            val = f" val ESR(w{top}) latest {last_esr[str(top)]:.4f}"
+            val += f" best {best:.4f}" if best is not None else ""
         line = (f"step {self.step} epoch {self.epoch} loss {np.mean(recent):.3e}{val} "
-                f"lr {exponential_lr(self.cfg.lr, self.cfg.lr_gamma, self.epoch):.2e} "
+                f"lr {self._lr():.2e} "
                 f"{self.elapsed:6.0f} s{eta}")
         self.log.write(("\r" + line + "   ") if tty else (line + "\n"))
         self.log.flush()
@@ -391,10 +505,21 @@ def valid_predict(net: GradNet, x: np.ndarray, width, theta=None, chunk: int = 3
     return np.concatenate(out)[:n_out].astype(np.float64)
 
 
+#: Widths this narrow rarely reach a good verdict in a short run; the table says so.
+NARROW_WIDTH = 2
+
+
 def esr_table(esr: dict, reference: Optional[dict] = None) -> str:
     """The end-of-run table: width, validation ESR, NAM's verdict (and a reference column)."""
     lines = ["width  val ESR    " + ("NAM ref   " if reference else "") + "verdict"]
+    poor_narrow = []
     for w in sorted(esr, key=int):
         ref = f"{reference[int(w)]:<9.4f} " if reference and int(w) in reference else ""
         lines.append(f"{int(w):>5}  {esr[w]:<9.5f}  {ref}{verdict(esr[w])}")
+        if int(w) <= NARROW_WIDTH and esr[w] >= 0.1 and len(esr) > 1:
+            poor_narrow.append(str(int(w)))
+    if poor_narrow and any(v < 0.1 for w, v in esr.items() if int(w) > NARROW_WIDTH):
+        lines.append(f"(width {', '.join(poor_narrow)}: {NARROW_WIDTH} channels or fewer learn slowly "
+                     "and stay the least accurate; they need a much longer run than the wide widths, "
+                     "and are there for CPU headroom)")
     return "\n".join(lines)

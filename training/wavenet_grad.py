@@ -26,6 +26,7 @@ from typing import Optional
 import numpy as np
 
 from nam_dsp import reference
+from nam_dsp.errors import ConfigError, WidthError
 from nam_dsp.spec import WaveNetSpec
 
 __all__ = ["GradNet", "act_forward", "act_backward"]
@@ -64,7 +65,7 @@ def act_backward(name: str, param: float, z: np.ndarray, a: np.ndarray) -> np.nd
         return np.where(z < -3, 0, np.where(z > 3, one, (2 * z + 3) / 6)).astype(z.dtype)
     if name == "Identity":
         return np.ones_like(z)
-    raise ValueError(f"unknown activation {name!r}")
+    raise ConfigError(f"activation {name!r} has no derivative here: it cannot be trained")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,9 +114,9 @@ class GradNet:
             raise TypeError(f"GradNet trains WaveNets, got {type(spec).__name__}")
         for arr in spec.arrays:
             if arr.bottleneck != arr.channels:
-                raise ValueError("a bottleneck different from channels is not supported")
+                raise ConfigError("a bottleneck different from channels is not supported for training")
             if arr.is_extended:
-                raise ValueError("NAM's A2 extensions (FiLM, grouped convs, head1x1, PReLU, ranged "
+                raise ConfigError("NAM's A2 extensions (FiLM, grouped convs, head1x1, PReLU, ranged "
                                  "LeakyHardtanh) are not supported for training")
         self.spec = spec
         self.dtype = np.dtype(dtype)
@@ -167,7 +168,7 @@ class GradNet:
         if width is None or width == self.full_width:
             return out
         if len(spec.arrays) != 1:
-            raise ValueError("only single-array WaveNets can be sliced to a width")
+            raise WidthError("only single-array WaveNets can be sliced to a width")
         spec.check_width(width)
         w = int(width)
         arr = spec.arrays[0]
@@ -220,8 +221,8 @@ class GradNet:
         squeeze = np.ndim(x) == 1
         x = np.atleast_2d(np.asarray(x, dtype=self.dtype))
         if x.shape[1] < self.receptive_field:
-            raise ValueError(f"segments of {x.shape[1]} samples are shorter than the receptive field "
-                             f"({self.receptive_field})")
+            raise ConfigError(f"segments of {x.shape[1]} samples are shorter than the receptive field "
+                              f"({self.receptive_field})", ("segment",))
         W = self.weights(width, theta)
         spec = self.spec
         cond = x[:, None, :]  # (B, 1, T)

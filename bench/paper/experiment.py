@@ -75,6 +75,11 @@ MODELS = {m.key: m for m in [
 # settings and cache keys
 # ---------------------------------------------------------------------------------------------
 
+#: TrainConfig fields added after the first cached runs, at the values that train as before.
+NEUTRAL_TRAIN_FIELDS = {"distill": 0.0, "lr_schedule": "exponential", "lr_final": 0.05,
+                        "average": 0.0, "threads": 1}
+
+
 @dataclasses.dataclass
 class Settings:
     """Everything a run depends on. ``hash`` covers all of it but the tone, model, budget and seed
@@ -98,6 +103,9 @@ class Settings:
         cfg = dataclasses.asdict(self.train_config(model))
         for k in ("seed", "budget_cpu_seconds", "checkpoint_seconds", "arch"):
             cfg.pop(k)
+        for k, neutral in NEUTRAL_TRAIN_FIELDS.items():  # so caches from before they existed stay valid
+            if cfg.get(k) == neutral:
+                cfg.pop(k)
         return {"train_config": cfg, "arch": architecture(model.spec(0)),
                 "validation_seconds": self.validation_seconds, "trainer_version": TRAINER_VERSION,
                 "split": _file_digest(os.path.join(self.data_dir, "split.json"))}

@@ -18,6 +18,33 @@ STYLE = {  # marker, colour
 }
 
 
+#: What each model is, in a musician's words (the JSON's ``label`` is the paper's shorthand).
+PLAIN_LABELS = {
+    "slimmable-paper": "slimmable: one model, any width 1..8",
+    "paper-full": "trained for width 8 only",
+    "paper-w2": "trained for width 2 only",
+    "paper-w4": "trained for width 4 only",
+    "a1-standard": "NAM A1 standard (16 + 8 channels)",
+    "a1-nano-paper": "NAM A1 nano",
+}
+#: NAM's verdicts on validation ESR, drawn as lines.
+NAM_THRESHOLDS = ((0.01, "great"), (0.035, "not bad"), (0.1, "might be OK"))
+#: The paper's claim, as bars: slimmable ESR over the model trained for that width alone.
+TARGETS = {8: ("paper-full", 1.25), 4: ("paper-w4", 1.5), 2: ("paper-w2", 1.5)}
+
+
+def verdict_on_targets(result) -> str:
+    """One line per width: does the slimmable model reach the model trained for that width?"""
+    lines = []
+    for width, (model, bar) in sorted(TARGETS.items()):
+        s, d = _point(result, "slimmable-paper", width), _point(result, model)
+        if s and d:
+            ratio = s["esr"] / d["esr"]
+            lines.append(f"width {width}: {ratio:.2f}x the ESR of the model trained for it "
+                         f"({'reaches' if ratio <= bar else 'misses'} the {bar:g}x bar)")
+    return "\n".join(lines)
+
+
 def _point(result, model, width=None):
     d = result["models"].get(model)
     if not d:
@@ -184,7 +211,7 @@ def draw(ax, result, small=False) -> None:
     if slim:
         pts = slim["points"]
         ax.plot([p["xrt_cpu"] for p in pts], [p["esr"] for p in pts], "-o", color=STYLE["slimmable-paper"][1],
-                ms=6, lw=1.8, label=slim["label"] + " (widths 1..8)", zorder=3)
+                ms=6, lw=1.8, label=PLAIN_LABELS["slimmable-paper"], zorder=3)
         for p in pts:
             ax.annotate(f"w{p['width']}", (p["xrt_cpu"], p["esr"]), xytext=(5, 4), textcoords="offset points",
                         fontsize=9, color=STYLE["slimmable-paper"][1])
@@ -194,10 +221,11 @@ def draw(ax, result, small=False) -> None:
             continue
         p = d["points"][-1]
         marker, colour = STYLE[m]
+        label = PLAIN_LABELS.get(m, d["label"])
         ax.plot([p["xrt_cpu"]], [p["esr"]], marker, color=colour, ms=13 if marker == "*" else 9,
-                ls="none", label=d["label"], zorder=4, markeredgecolor="black", markeredgewidth=0.6)
+                ls="none", label=label, zorder=4, markeredgecolor="black", markeredgewidth=0.6)
         above = m == "a1-nano-paper"  # it sits between dedicated w2 and w4: label it from above
-        ax.annotate(d["label"], (p["xrt_cpu"], p["esr"]), xytext=(0, 9) if above else (7, -12),
+        ax.annotate(label, (p["xrt_cpu"], p["esr"]), xytext=(0, 9) if above else (7, -12),
                     textcoords="offset points", ha="center" if above else "left", fontsize=9, color=colour)
     flat = [(p["xrt_cpu"], p["esr"]) for d in models.values() for p in d["points"]]
     front = sorted((flat[i] for i in _front_indices(flat)), key=lambda q: -q[0])
@@ -210,6 +238,14 @@ def draw(ax, result, small=False) -> None:
             xs.append(x)
             ys.append(y)
         ax.plot(xs, ys, "--", color="grey", lw=1, alpha=0.7, label="Pareto front (all models)", zorder=2)
+    for value, words in NAM_THRESHOLDS:
+        ax.axhline(value, color="0.45", lw=0.8, ls=":", zorder=1)
+        ax.annotate(f"NAM: {words}", (1.0, value), xycoords=("axes fraction", "data"), ha="right",
+                    va="bottom", fontsize=7, color="0.35")
+    verdict = verdict_on_targets(result)
+    if verdict:
+        ax.text(0.99, 0.03, verdict, transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=7 if small else 8, bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85})
     ax.set_xscale("log")
     ax.set_yscale("log")
     _plain_log_ticks(ax)
@@ -246,4 +282,4 @@ def _front_indices(flat):
     return out
 
 
-__all__ = ["markdown", "plot_tone", "plot_all", "draw", "comparisons", "FULL_RUN"]
+__all__ = ["markdown", "plot_tone", "plot_all", "draw", "comparisons", "verdict_on_targets", "FULL_RUN"]

@@ -154,6 +154,13 @@ def run(args) -> int:
     if args.block_size < 1 or args.block_size > 8192:
         _err(f"--block-size must be between 1 and 8192 frames, got {args.block_size}")
         return 2
+    if args.record is not None:
+        from ..output_paths import check_output_path
+        try:
+            check_output_path(args.record, inputs=[args.input_file, args.model])
+        except NamDspError as exc:
+            _err(f"--record {exc}")
+            return 2
     player = None
     try:
         model = load_model(args.model, width=args.width, slim=args.slim)

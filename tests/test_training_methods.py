@@ -1,0 +1,109 @@
+"""The width-training methods and the end of a run: threads, schedules, distillation, averaging,
+the learning-rate schedule and checkpoint selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nam_dsp.training.data import Pair
+from nam_dsp.training.trainer import (INVERSION_PENALTY, TrainConfig, Trainer, progressive_widths)
+
+RATE = 48000
+
+
+@pytest.fixture(scope="module")
+def pair() -> Pair:
+    rng = np.random.default_rng(0)
+    x = (0.2 * rng.standard_normal(RATE)).astype(np.float32)
+    y = np.tanh(3 * np.convolve(x, [0.6, 0.4])[:RATE]).astype(np.float32)
+    return Pair(dry=x, wet=y, rate=RATE, latency=0, latency_method="given", train=(0, 40000),
+                validation=(40000, RATE))
+
+
+def _trainer(pair, tmp_path, **config) -> Trainer:
+    config = {"arch": "tiny-slimmable", "batch_size": 4, "segment": 512, "threads": 1, **config}
+    return Trainer(pair, TrainConfig(**config), str(tmp_path / "m.nam"))
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_split_the_batch_and_give_the_batch_gradient(pair, tmp_path, threads):
+    one, many = _trainer(pair, tmp_path), _trainer(pair, tmp_path, threads=threads)
+    x, y = one._next_batch()
+    theta = one.theta.astype(np.float32)
+    v1, g1, p1 = one._loss_grad(theta, x, y, 3)
+    vn, gn, pn = many._loss_grad(theta, x, y, 3)
+    assert np.array_equal(p1, pn)  # each example's prediction is the same computation
+    assert abs(vn - v1) <= 1e-6 * abs(v1)  # float32 sums in another grouping
+    assert np.abs(gn - g1).max() <= 1e-6 * np.abs(g1).max()
+    assert np.abs(g1).max() > 0
+
+
+def test_progressive_shrinking_starts_at_full_width_and_adds_narrower_widths():
+    widths = list(range(1, 9))
+    assert progressive_widths(widths, 0.0) == [8]
+    assert progressive_widths(widths, 0.19) == [8]
+    seen = [progressive_widths(widths, f / 100) for f in range(20, 51)]
+    assert all(set(a) <= set(b) for a, b in zip(seen, seen[1:]))  # widths only ever join
+    assert all(w[-1] == 8 and w == list(range(w[0], 9)) for w in seen)  # widest first
+    assert progressive_widths(widths, 0.5) == widths and progressive_widths(widths, 1.0) == widths
+
+
+def test_selection_prefers_a_checkpoint_whose_wider_widths_are_not_worse():
+    ordered = {1: 0.10, 2: 0.05, 4: 0.030, 8: 0.020}
+    inverted = {1: 0.10, 2: 0.05, 4: 0.019, 8: 0.0205}  # same mean of log ESR, within 1%
+    assert Trainer.score(ordered) < Trainer.score(inverted)
+    much_better = {w: v / 2 for w, v in inverted.items()}  # a small inversion, 2x lower ESR
+    assert Trainer.score(much_better) < Trainer.score(ordered)
+    assert INVERSION_PENALTY > 0
+
+
+def test_distillation_teaches_narrow_widths_the_full_widths_output(pair, tmp_path):
+    t = _trainer(pair, tmp_path, distill=0.75, schedule="uniform")
+    steps, real = [], t._loss_grad
+
+    def spy(theta, x, y, width):
+        value, grad, pred = real(theta, x, y, width)
+        steps[-1].append((width, y.copy(), pred.copy()))
+        return value, grad, pred
+
+    t._loss_grad = spy
+    for _ in range(12):
+        steps.append([])
+        t._adam_step()
+    mixed = [s for s in steps if len(s) == 2]
+    assert mixed and all(len(s) in (1, 2) for s in steps)
+    for (top_width, wet, top_pred), (width, target, _) in mixed:
+        assert top_width == 4 and width < 4  # the full width first, on the wet signal
+        np.testing.assert_allclose(target, 0.25 * wet + 0.75 * top_pred, rtol=1e-6, atol=1e-7)
+    assert all(s[0][0] == 4 for s in steps if len(s) == 1)  # a step that drew the full width
+
+
+def test_cosine_schedule_ends_at_the_final_fraction_and_starts_at_lr(pair, tmp_path):
+    t = _trainer(pair, tmp_path, lr_schedule="cosine", lr=0.01, lr_final=0.1, steps=100)
+    assert t._lr() == pytest.approx(0.01)
+    t.step = 50
+    assert t._lr() == pytest.approx(0.01 * (0.1 + 0.9 * 0.5))
+    t.step = 100
+    assert t._lr() == pytest.approx(0.001)
+
+
+def test_weight_average_is_what_validation_and_export_see(pair, tmp_path):
+    t = _trainer(pair, tmp_path, average=0.9, steps=30, validate_every=10)
+    t.run()
+    assert not np.array_equal(t.avg_theta, t.theta)
+    # the export holds the average of some validation: its ESR is the one recorded as the best
+    assert Trainer.score(t.validate(t.best_theta)) == pytest.approx(t.best_score)
+    plain = _trainer(pair, tmp_path, steps=30, validate_every=10)
+    plain.run()
+    assert plain.eval_theta is plain.theta
+
+
+@pytest.mark.parametrize("config", [{"schedule": "sandwich", "distill": 0.5},
+                                    {"schedule": "progressive"},
+                                    {"lr_schedule": "cosine", "average": 0.95}])
+def test_every_method_trains_every_width(pair, tmp_path, config):
+    t = _trainer(pair, tmp_path, steps=60, validate_every=30, **config)
+    first = t.validate()
+    t.run()
+    assert all(t.best_esr[w] < first[w] for w in t.widths), (first, t.best_esr)
