@@ -40,7 +40,7 @@ def noise(n: int, seed: int, scale: float = 0.5, silence: slice | None = None) -
 
 def write_training_pair(folder: Path, seed: int, taps=None, seconds: float = 2.0) -> tuple:
     """A dry / wet pair of float WAVs (48 kHz) in ``folder``: 0.2 x noise, and a soft clipper
-    ``0.5 tanh(3 x)`` (after the FIR ``taps`` when given) standing in for an amp. Returns the paths."""
+    ``0.5 tanh(3 x)`` (after the FIR ``taps`` when given) standing in for an amp. Returns their Paths."""
     import soundfile as sf
     n = int(seconds * 48000)
     x = 0.2 * np.random.default_rng(seed).standard_normal(n)
@@ -48,7 +48,7 @@ def write_training_pair(folder: Path, seed: int, taps=None, seconds: float = 2.0
     dry, wet = Path(folder) / "dry.wav", Path(folder) / "wet.wav"
     sf.write(str(dry), x, 48000, subtype="FLOAT")
     sf.write(str(wet), 0.5 * np.tanh(3 * shaped), 48000, subtype="FLOAT")
-    return str(dry), str(wet)
+    return dry, wet
 
 
 def shared_files(shared_data: Path, *names: str) -> list:

@@ -21,7 +21,8 @@ COMMON = ["--arch", "tiny-slimmable", "--batch-size", "4", "--segment", "512", "
 
 @pytest.fixture
 def pair(tmp_path):
-    return (*write_training_pair(tmp_path, seed=1, taps=[0.5, 0.5]), tmp_path)
+    dry, wet = write_training_pair(tmp_path, seed=1, taps=[0.5, 0.5])
+    return str(dry), str(wet), tmp_path
 
 
 def test_adam_run_prints_the_esr_table_and_writes_a_slimmable_nam(pair, capsys):
