@@ -56,12 +56,6 @@ WIDTHS = list(range(1, 9))
 def evaluate(path, tone):
     """Validation ESR per width of a .nam file, as nam_dsp's trainer validates (valid mode)."""
     import numpy as np
-    try:
-        import nam_dsp.training  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, ROOT)
-        import nam_dsp
-        nam_dsp.__path__.append(ROOT)
     import nam_dsp
     from nam_dsp.training.data import load_pair
     from nam_dsp.training.losses import esr_value

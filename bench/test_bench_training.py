@@ -1,17 +1,11 @@
 """Training-step throughput (pytest-benchmark). Reports ratios to NAM's PyTorch trainer; asserts no
 absolute time. Full numbers: ``python3 bench/train_throughput.py``."""
 
-import os
-import sys
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
+from bench.train_throughput import NAM_PYTORCH_SAMPLES_PER_SECOND, Stepper
 
 pytest.importorskip("pytest_benchmark")
-
-from train_throughput import NAM_PYTORCH_SAMPLES_PER_SECOND, Stepper  # noqa: E402
 
 
 @pytest.fixture(scope="module")

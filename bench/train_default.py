@@ -16,19 +16,13 @@ import glob
 import os
 import sys
 
+import numpy as np
+
+import nam_dsp
+from nam_dsp.training.data import Pair, read_audio
+from nam_dsp.training.trainer import TrainConfig, Trainer, esr_table
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-try:
-    import nam_dsp.training  # noqa: F401
-except ImportError:  # source tree without pip install -e
-    sys.path.insert(0, ROOT)
-    import nam_dsp
-    nam_dsp.__path__.append(ROOT)
-
-import numpy as np  # noqa: E402
-
-import nam_dsp  # noqa: E402
-from nam_dsp.training.data import Pair, read_audio  # noqa: E402
-from nam_dsp.training.trainer import TrainConfig, Trainer, esr_table  # noqa: E402
 
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 TEACHER = os.path.join(SHARED, "models", "examples", "wavenet_a1_standard.nam")

@@ -15,15 +15,9 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-try:
-    import nam_dsp.training  # noqa: F401
-except ImportError:  # source tree without pip install -e
-    sys.path.insert(0, ROOT)
-    import nam_dsp
-    nam_dsp.__path__.append(ROOT)
+from nam_dsp.training import cli
 
-from nam_dsp.training import cli  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 NAM_REFERENCE = {  # validation ESR per width 1..8 reached by NAM's trainer (README of shared/data)

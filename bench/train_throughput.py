@@ -26,20 +26,12 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-try:
-    import nam_dsp.training  # noqa: F401
-except ImportError:  # source tree without pip install -e
-    sys.path.insert(0, ROOT)
-    import nam_dsp
-    nam_dsp.__path__.append(ROOT)
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from nam_dsp.spec import preset  # noqa: E402
-from nam_dsp.training import losses  # noqa: E402
-from nam_dsp.training.optim import Adam, clip_grad_norm  # noqa: E402
-from nam_dsp.training.wavenet_grad import GradNet  # noqa: E402
+from nam_dsp.presets import preset
+from nam_dsp.training import losses
+from nam_dsp.training.optim import Adam, clip_grad_norm
+from nam_dsp.training.wavenet_grad import GradNet
 
 NAM_PYTORCH_SAMPLES_PER_SECOND = 285_000  # quoted in the issue, not measured here
 TORCH_SPEC = "torch==2.13.0"

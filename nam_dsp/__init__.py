@@ -10,7 +10,7 @@ from .engine import (ContainerModel, LinearModel, LSTMModel, Model, WaveNetModel
 from .errors import AudioFileError, NamDspError, NamFileError, UnsupportedFeatureError, WidthError
 from .nam_file import load_spec
 from .nam_writer import save_spec
-from .spec import preset
+from .presets import preset
 
 __version__ = "0.1.0"
 

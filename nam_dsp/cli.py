@@ -41,7 +41,8 @@ from .engine import ContainerModel, WaveNetModel, load, render
 from .errors import AudioFileError, NamDspError, WidthError
 from .nam_file import load_spec
 from .output_paths import check_output_path, write_wav_atomic
-from .spec import PRESETS, ContainerSpec, LSTMSpec, WaveNetSpec, preset
+from .presets import PRESETS, preset
+from .spec import ContainerSpec, LSTMSpec, WaveNetSpec
 
 #: Samples per ``process`` call for ``render`` (large blocks: offline work).
 RENDER_BLOCK_SIZE = 4096

@@ -16,8 +16,10 @@ from scipy.signal import resample_poly
 import nam_dsp
 from nam_dsp.cli import main
 
+from conftest import SHARED_DATA
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = SHARED_DATA
 SLIMMABLE = DATA / "models" / "slimmable" / "nam_trainer_paper_crunch_30min.nam"
 A1_CAPTURE = DATA / "models" / "captures" / "marshall_jcm_standard.nam"
 CONTAINER = DATA / "models" / "examples" / "slimmable_container.nam"
@@ -76,8 +78,10 @@ def test_info_lists_each_submodel_of_a_container(capsys):
     assert info["architecture"] == "SlimmableContainer"
     assert [sub["max_value"] for sub in info["submodels"]] == [0.33, 0.66, 1.0]
     assert [sub["architecture"] for sub in info["submodels"]] == ["LSTM", "WaveNet", "WaveNet"]
-    assert all(sub["receptive_field"] >= 1 and sub["widths"][0]["macs_per_sample"] > 0
-               for sub in info["submodels"])
+    subs = nam_dsp.load_spec(CONTAINER).submodels
+    assert [sub["receptive_field"] for sub in info["submodels"]] == [s.receptive_field for s in subs]
+    assert [sub["widths"][-1]["macs_per_sample"] for sub in info["submodels"]] == [
+        s.macs_per_sample() for s in subs]
 
     assert main(["info", str(CONTAINER)]) == 0
     text = capsys.readouterr().out
@@ -173,8 +177,9 @@ def test_bench_all_widths_and_threads_report_aggregate_and_scaling(capsys):
                  "--threads", "2", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["width"] for row in rows] == list(range(1, 9))
-    assert all(row["threads"] == 2 and row["xrt_threads"] > 0 and row["thread_scaling"] > 0
-               for row in rows)
+    for row in rows:
+        assert row["threads"] == 2 and row["xrt_threads"] > 0
+        assert row["thread_scaling"] == pytest.approx(row["xrt_threads"] / row["xrt_one_thread"])
 
 
 def test_bench_text_table_names_the_model_and_the_deadline(capsys):

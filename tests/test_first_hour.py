@@ -21,6 +21,8 @@ import soundfile as sf
 from nam_dsp.cli import main as nam_dsp_main
 from nam_dsp.training import cli as train_cli
 
+from conftest import write_training_pair
+
 RATE = 48000
 
 
@@ -41,11 +43,7 @@ def di(tmp_path):
 @pytest.fixture
 def pair(tmp_path):
     """A 2 s dry / wet pair (shorter than the default 10 s of validation)."""
-    rng = np.random.default_rng(0)
-    x = 0.2 * rng.standard_normal(2 * RATE)
-    sf.write(str(tmp_path / "dry.wav"), x, RATE, subtype="FLOAT")
-    sf.write(str(tmp_path / "wet.wav"), 0.5 * np.tanh(3 * x), RATE, subtype="FLOAT")
-    return tmp_path / "dry.wav", tmp_path / "wet.wav"
+    return write_training_pair(tmp_path, seed=0)
 
 
 TRAIN_QUICK = ["--arch", "tiny-slimmable", "--steps", "1", "--batch-size", "2", "--segment", "256",

@@ -30,7 +30,9 @@ import pytest
 
 import nam_dsp
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import SHARED_DATA
+
+DATA = SHARED_DATA
 
 SMALL = ["examples/wavenet.nam", "examples/slimmable_wavenet.nam", "examples/lstm.nam",
          "identity/linear_10.nam", "examples/slimmable_container.nam", "captures/boss_sd1_nano.nam",

@@ -13,6 +13,8 @@ import pytest
 import nam_dsp
 from nam_dsp.realtime import testing
 
+from conftest import shared_files
+
 pytestmark = pytest.mark.realtime
 
 MODEL = "models/slimmable/nam_trainer_paper_crunch_30min.nam"
@@ -25,9 +27,7 @@ ESR = [0.141, 0.063, 0.029, 0.024, 0.017, 0.015, 0.014, 0.0129]
 
 @pytest.fixture
 def env(shared_data):
-    for p in (shared_data / MODEL, shared_data / DI):
-        if not p.is_file():
-            pytest.skip(f"{p} is missing from the shared test data")
+    shared_files(shared_data, MODEL, DI)
     try:
         testing.shared_xvfb()
         with testing.jack_server(128):

@@ -15,7 +15,10 @@ import pytest
 
 import nam_dsp
 from nam_dsp import _kernels, reference
-from nam_dsp.spec import ACTIVATION_CODES, ACTIVATIONS, Activation, WaveNetSpec, make_layer_array
+from nam_dsp.presets import make_layer_array
+from nam_dsp.spec import ACTIVATION_CODES, ACTIVATIONS, Activation, WaveNetSpec
+
+from conftest import rel_rms
 
 TOLERANCE = 2e-6
 ACT_NAMES = list(ACTIVATIONS)
@@ -29,12 +32,6 @@ PARAMS = {"LeakyReLU": 0.05, "LeakyHardtanh": 0.2, "LeakyHardTanh": 0.1}
 
 def _activation(name: str) -> Activation:
     return Activation(name, PARAMS.get(name, 0.0)) if ACTIVATIONS[name] else Activation(name)
-
-
-def rel_rms(y, ref) -> float:
-    y = np.asarray(y, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    return float(np.sqrt(np.mean((y - ref) ** 2) / np.mean(ref ** 2)))
 
 
 @dataclasses.dataclass(frozen=True)

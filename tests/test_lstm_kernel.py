@@ -17,15 +17,11 @@ import nam_dsp
 from nam_dsp import _kernels, reference
 from nam_dsp.spec import LSTMSpec
 
+from conftest import noise, rel_rms
+
 RANDOM_TOLERANCE = 1e-5   # random LSTMs, 2000 samples: float32 rounding (<= 2e-6 measured)
 REAL_TOLERANCE = 2e-4     # real captures, 0.25 s of guitar: 2.2e-5..6.4e-5 measured
 HIDDEN = (1, 2, 3, 4, 5, 7, 8, 13, 16, 17)  # whole vector groups of 4, remainders, both
-
-
-def rel_rms(y, ref) -> float:
-    y = np.asarray(y, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    return float(np.sqrt(np.mean((y - ref) ** 2) / np.mean(ref ** 2)))
 
 
 def random_lstm(seed: int, hidden: int, layers: int) -> LSTMSpec:
@@ -46,10 +42,7 @@ def random_lstm(seed: int, hidden: int, layers: int) -> LSTMSpec:
 
 @pytest.fixture(scope="module")
 def signal():
-    rng = np.random.default_rng(7)
-    x = 0.5 * rng.standard_normal(2000)
-    x[500:700] = 0.0
-    return x.clip(-1, 1).astype(np.float32)
+    return noise(2000, seed=7, silence=slice(500, 700))
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
@@ -77,5 +70,13 @@ def test_real_lstm_stays_near_the_float64_oracle(shared_data, guitar_excerpt, re
     assert error <= REAL_TOLERANCE, f"{relative}: {error:.3g} from the float64 oracle"
 
 
-def test_vector_math_is_reported():
-    assert isinstance(_kernels.lstm_vector_math(), bool)
+def test_vector_math_is_used_exactly_where_glibc_provides_it():
+    """x86-64 with glibc's libmvec: NAM Core's 4-lane expf / tanhf; anywhere else scalar libm."""
+    import ctypes
+    import platform
+    try:
+        ctypes.CDLL("libmvec.so.1")
+        available = platform.machine().lower() in ("x86_64", "amd64")
+    except OSError:
+        available = False
+    assert _kernels.lstm_vector_math() is available

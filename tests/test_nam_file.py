@@ -19,7 +19,9 @@ import nam_dsp
 from nam_dsp import nam_file, nam_writer
 from nam_dsp.spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import SHARED_DATA
+
+DATA = SHARED_DATA
 UNSUPPORTED: set = set()  # shared models to leave out of the round trips (none today)
 
 

@@ -16,9 +16,11 @@ import pytest
 
 import nam_dsp
 from nam_dsp import reference
-from nam_dsp.spec import Activation, WaveNetSpec, make_layer_array
+from nam_dsp.presets import make_layer_array
+from nam_dsp.spec import Activation, WaveNetSpec
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from conftest import SHARED_DATA
+
 
 
 def _relu_spec(head_gain: float = 1.0) -> WaveNetSpec:
@@ -77,7 +79,7 @@ def test_sane_models_never_touch_the_counter(block):
 
 
 def test_an_lstm_fed_the_loudest_finite_input_saturates_and_stays_finite():
-    path = os.path.join(SHARED, "models", "examples", "lstm.nam")
+    path = str(SHARED_DATA / "models" / "examples" / "lstm.nam")
     if not os.path.isfile(path):
         pytest.skip(f"{path} is absent: the shared example LSTM is needed")
     model = nam_dsp.load(path)

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from bench.paper import experiment, report  # noqa: E402
-
 MODELS = ["slimmable-paper", "paper-w2"]
 
 
@@ -30,20 +25,30 @@ def tones(shared_data):
     return path
 
 
-def args(tones, out, *extra):
-    return ["--tones", "clean", "--models", *MODELS, "--budget-minutes", "0.03", "--data", str(tones),
+def run_paper(tones, out, *extra, block_matplotlib=False) -> str:
+    """``python -m bench.paper`` as a user runs it (from the repository root); its stdout."""
+    args = ["--tones", "clean", "--models", *MODELS, "--budget-minutes", "0.03", "--data", str(tones),
             "--out", str(out / "results"), "--cache", str(out / "cache"), "--validation-seconds", "2",
             "--bench-seconds", "0.2", "--bench-repeats", "1", *extra]
+    if block_matplotlib:  # as if it were not installed
+        run = ("import runpy, sys; sys.modules['matplotlib'] = None; "
+               "runpy.run_module('bench.paper', run_name='__main__', alter_sys=True)")
+        command = [sys.executable, "-c", run, *args]
+    else:
+        command = [sys.executable, "-m", "bench.paper", *args]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 @pytest.fixture(scope="module")
 def first_run(tones, tmp_path_factory):
     out = tmp_path_factory.mktemp("paper")
-    assert experiment.main(args(tones, out)) == 0
+    run_paper(tones, out)
     return out
 
 
-def test_first_run_writes_the_schema(first_run, capsys):
+def test_first_run_writes_the_schema(first_run):
     r = json.loads((first_run / "results" / "clean.json").read_text())
     for key in ("tone", "capture", "command", "commit", "machine", "budget", "data", "speed", "models",
                 "missing", "pareto_front"):
@@ -58,7 +63,7 @@ def test_first_run_writes_the_schema(first_run, capsys):
     assert [p["width"] for p in r["models"]["paper-w2"]["points"]] == [2]
     for d in r["models"].values():
         assert d["training"]["train_cpu_seconds"] >= 1.8 and d["training"]["steps"] > 0
-        assert os.path.isfile(os.path.join(experiment.ROOT, d["nam"]))
+        assert os.path.isfile(os.path.join(ROOT, d["nam"]))
         for p in d["points"]:
             assert p["xrt_cpu"] > 0 and p["xrt"] > 0 and p["macs_per_sample"] > 0
             # the engine's ESR of the exported file is the trainer's own validation figure
@@ -71,26 +76,22 @@ def test_first_run_writes_the_schema(first_run, capsys):
     assert "Short-budget results" in text
 
 
-def test_second_run_trains_nothing(first_run, tones, capsys):
+def test_second_run_trains_nothing(first_run, tones):
     cache = first_run / "cache" / "clean"
     stamps = {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.suffix in (".nam", ".json")}
     assert sum(name.endswith(".measure.json") for name in stamps) == 2
     assert sum(name.endswith(".nam") for name in stamps) == 2
-    capsys.readouterr()
-    assert experiment.main(args(tones, first_run)) == 0
-    assert "trained 0 model(s), measured 0" in capsys.readouterr().out
+    assert "trained 0 model(s), measured 0" in run_paper(tones, first_run)
     assert stamps == {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.suffix in (".nam", ".json")}
 
 
-def test_plots_only_rebuilds_from_the_cache(first_run, tones, capsys):
+def test_plots_only_rebuilds_from_the_cache(first_run, tones):
     res = first_run / "results"
     before = json.loads((res / "clean.json").read_text())
     for name in ("clean.json", "clean.png", "README.md"):
         if (res / name).exists():
             (res / name).unlink()
-    capsys.readouterr()
-    assert experiment.main(args(tones, first_run, "--plots-only")) == 0
-    assert "trained 0 model(s), measured 0" in capsys.readouterr().out
+    assert "trained 0 model(s), measured 0" in run_paper(tones, first_run, "--plots-only")
     after = json.loads((res / "clean.json").read_text())
     assert after["models"] == before["models"]
     assert (res / "README.md").is_file()
@@ -101,37 +102,10 @@ def test_plots_only_rebuilds_from_the_cache(first_run, tones, capsys):
         pass
 
 
-def test_plots_only_without_matplotlib_says_so(first_run, tones, capsys, monkeypatch):
+def test_plots_only_without_matplotlib_says_so(first_run, tones):
     res = first_run / "results"
     if (res / "clean.png").exists():
         (res / "clean.png").unlink()
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    capsys.readouterr()
-    assert experiment.main(args(tones, first_run, "--plots-only")) == 0
-    assert "matplotlib is not installed" in capsys.readouterr().out
+    out = run_paper(tones, first_run, "--plots-only", block_matplotlib=True)
+    assert "matplotlib is not installed" in out
     assert not (res / "clean.png").exists() and (res / "clean.json").is_file()
-
-
-def test_dedicated_models_are_the_paper_arch_sliced():
-    from nam_dsp import preset
-    for c in (2, 4):
-        mine, sliced = experiment.paper_arch(c, 0), preset("slimmable-paper").sliced(c)
-        assert [p.shape for p in mine.parameters()] == [p.shape for p in sliced.parameters()]
-        assert experiment.arch_summary(mine)["arrays"][0]["dilations"] == [1, 4, 16, 64, 256] * 3
-        assert mine.macs_per_sample() == preset("slimmable-paper").macs_per_sample(c)
-        assert not mine.slimmable
-
-
-def test_pareto_front_and_comparisons():
-    pts = [{"xrt_cpu": 100.0, "esr": 0.1}, {"xrt_cpu": 50.0, "esr": 0.05}, {"xrt_cpu": 40.0, "esr": 0.2},
-           {"xrt_cpu": 100.0, "esr": 0.3}]
-    assert experiment.pareto_front(pts) == [0, 1]
-    r = {"models": {
-        "slimmable-paper": {"label": "s", "points": [{"width": w, "xrt_cpu": 100.0 / w, "esr": 0.1 / w}
-                                                     for w in range(1, 9)]},
-        "paper-full": {"label": "f", "points": [{"width": 8, "xrt_cpu": 12.5, "esr": 0.01}]},
-        "a1-standard": {"label": "A1", "points": [{"width": 16, "xrt_cpu": 10.0, "esr": 0.03}]}}}
-    comp = dict(report.comparisons(r))
-    assert comp["ESR slimmable w8 / new (full)"] == pytest.approx(1.25)
-    assert comp["slimmable widths at least as fast and as accurate as A1"] == "4, 5, 6, 7, 8"
-    assert np.isfinite(comp["ESR slimmable w8 / new (full)"])

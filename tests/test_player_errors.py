@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import nam_dsp
-from nam_dsp.realtime import testing
 
 TIMEOUT = 60
 
@@ -30,15 +29,6 @@ def assert_clean_error(rc, err, *needles):
     assert "Traceback" not in err, err
     for needle in needles:
         assert needle in lines[0], lines[0]
-
-
-@pytest.fixture(scope="module")
-def jack():
-    try:
-        with testing.jack_server(128) as proc:
-            yield proc
-    except testing.Unavailable as exc:
-        pytest.skip(str(exc))
 
 
 def test_a_model_file_that_fails_to_load(tmp_path):

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import nam_dsp
-from nam_dsp.realtime import testing
+
+from conftest import shared_files
 
 pytestmark = pytest.mark.realtime
 
@@ -25,20 +26,7 @@ DI = "audio/di/guitar_di_10s.wav"
 
 @pytest.fixture(scope="module")
 def files(shared_data):
-    model, di = shared_data / MODEL, shared_data / DI
-    for p in (model, di):
-        if not p.is_file():
-            pytest.skip(f"{p} is missing from the shared test data")
-    return model, di
-
-
-@pytest.fixture
-def jack128():
-    try:
-        with testing.jack_server(128) as proc:
-            yield proc
-    except testing.Unavailable as exc:
-        pytest.skip(str(exc))
+    return shared_files(shared_data, MODEL, DI)
 
 
 def best_offset(y, ref, span=2000):
@@ -49,7 +37,7 @@ def best_offset(y, ref, span=2000):
     return int(np.argmax(scores)) - span
 
 
-def test_cli_record_of_an_input_file_equals_the_offline_render(files, jack128, tmp_path):
+def test_cli_record_of_an_input_file_equals_the_offline_render(files, jack, tmp_path):
     import soundfile as sf
     model, di = files
     out = tmp_path / "played.wav"
@@ -66,7 +54,7 @@ def test_cli_record_of_an_input_file_equals_the_offline_render(files, jack128, t
     print(f"\n{proc.stderr.strip().splitlines()[-2]}\noffset 0 samples, {x.size} samples identical")
 
 
-def test_recording_with_width_switches_equals_the_render_outside_the_crossfades(files, jack128, tmp_path):
+def test_recording_with_width_switches_equals_the_render_outside_the_crossfades(files, jack, tmp_path):
     import soundfile as sf
     from nam_dsp.realtime.player import Player
     model_path, di = files

@@ -12,6 +12,8 @@ import pytest
 
 import nam_dsp
 
+from conftest import noise
+
 BLOCK = 256
 CALLS = 100
 # tracemalloc sees every Python-level allocation, including transient ones that are freed at
@@ -38,15 +40,11 @@ MODELS = {
 }
 
 
-def _signal(seed, n):
-    return (0.3 * np.random.default_rng(seed).standard_normal(n)).clip(-1, 1).astype(np.float32)
-
-
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("block", [BLOCK, 700])
 def test_warmed_process_with_out_allocates_nothing(request, name, block):
     model = MODELS[name](request)
-    blocks = [_signal(seed, block) for seed in range(4)]
+    blocks = [noise(block, seed=seed, scale=0.3) for seed in range(4)]
     out = np.empty(block, np.float32)
     for x in blocks:  # warm-up: first calls may fill caches, import lazily, etc.
         model.process(x, out=out)
@@ -77,7 +75,7 @@ def _run_stream(model, blocks):
                                   ("lstm", "A2-container")])
 def test_models_in_two_threads_give_the_same_output_as_alone(request, pair):
     models = [MODELS[name](request) for name in pair]
-    streams = [[_signal(100 * k + i, 512 + 37 * i) for i in range(40)] for k in range(2)]
+    streams = [[noise(512 + 37 * i, seed=100 * k + i, scale=0.3) for i in range(40)] for k in range(2)]
     alone = [_run_stream(m, s) for m, s in zip(models, streams)]
 
     results = [None, None]
@@ -111,7 +109,7 @@ def test_two_instances_of_one_spec_in_threads_do_not_share_state():
     """Two models built from the same spec (same weight arrays) streaming different signals."""
     spec = nam_dsp.preset("slimmable-paper")
     a, b = nam_dsp.from_spec(spec, width=5), nam_dsp.from_spec(spec, width=5)
-    xa, xb = _signal(1, 30_000), _signal(2, 30_000)
+    xa, xb = noise(30_000, seed=1, scale=0.3), noise(30_000, seed=2, scale=0.3)
     expected_a = nam_dsp.render(nam_dsp.from_spec(spec, width=5), xa)
     expected_b = nam_dsp.render(nam_dsp.from_spec(spec, width=5), xb)
     out = {}
@@ -132,7 +130,7 @@ def test_the_allocation_check_does_see_an_output_array():
     """Control for the test above: process() without ``out`` allocates its result, and the
     same measurement reports it (so a zero above is not a blind spot of tracemalloc)."""
     model = nam_dsp.from_spec(nam_dsp.preset("a1-nano"))
-    x = _signal(3, BLOCK)
+    x = noise(BLOCK, seed=3, scale=0.3)
     model.process(x)
     tracemalloc.start()
     try:

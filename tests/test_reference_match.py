@@ -26,7 +26,9 @@ import nam_dsp
 from nam_dsp import _kernels
 from nam_dsp.benchmark import cpuinfo_field
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import SHARED_DATA, rel_rms
+
+DATA = SHARED_DATA
 TOLERANCE = 1e-5
 
 # Files that are valid NAM but use features the engine does not run: loading must say so
@@ -100,12 +102,6 @@ def _params():
                 marks.append(pytest.mark.slow)
             out.append(pytest.param((case, block), id=f"{case.name}-{block}", marks=marks))
     return out
-
-
-def rel_rms(y, ref) -> float:
-    y = np.asarray(y, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    return float(np.sqrt(np.mean((y - ref) ** 2) / np.mean(ref ** 2)))
 
 
 def _load(case: Case):

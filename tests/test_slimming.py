@@ -16,21 +16,14 @@ import pytest
 
 import nam_dsp
 from nam_dsp import reference
-from nam_dsp.spec import WaveNetSpec, make_layer_array
+from nam_dsp.presets import make_layer_array
+from nam_dsp.spec import WaveNetSpec
+
+from conftest import noise, rel_rms
 
 SHARED_SLIMMABLE = ["slimmable/nam_trainer_paper_crunch_30min.nam",
                     "slimmable/nam_trainer_paper_clean_20min.nam",
                     "examples/slimmable_wavenet.nam"]
-
-
-def rel_rms(y, ref) -> float:
-    y = np.asarray(y, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    return float(np.sqrt(np.mean((y - ref) ** 2) / np.mean(ref ** 2)))
-
-
-def _noise(seed, n, scale=0.3):
-    return (scale * np.random.default_rng(seed).standard_normal(n)).clip(-1, 1).astype(np.float32)
 
 
 def _gapped_spec():
@@ -54,13 +47,13 @@ def _gated_spec(gating, layer1x1):
 def slimmable(request):
     """(spec, test signal) for each slimmable model."""
     if request.param == "preset:slimmable-paper":
-        return nam_dsp.preset("slimmable-paper"), _noise(1, 8000)
+        return nam_dsp.preset("slimmable-paper"), noise(8000, seed=1, scale=0.3)
     if request.param == "gapped":
-        return _gapped_spec(), _noise(2, 3000)
+        return _gapped_spec(), noise(3000, seed=2, scale=0.3)
     if request.param == "gated":
-        return _gated_spec("gated", True), _noise(13, 3000)
+        return _gated_spec("gated", True), noise(3000, seed=13, scale=0.3)
     if request.param == "blended-no1x1":
-        return _gated_spec("blended", False), _noise(14, 3000)
+        return _gated_spec("blended", False), noise(3000, seed=14, scale=0.3)
     data = request.getfixturevalue("shared_data")
     x = request.getfixturevalue("guitar_excerpt")
     return nam_dsp.load_spec(data / "models" / request.param), np.ascontiguousarray(x)
@@ -129,7 +122,7 @@ def paper():
 @pytest.mark.parametrize("old,new", SWITCHES)
 def test_width_change_applies_at_the_next_block_and_converges_within_a_receptive_field(paper, old, new):
     rf = paper.receptive_field
-    x = _noise(3, 2000 + rf + 1500)
+    x = noise(2000 + rf + 1500, seed=3, scale=0.3)
     switching = nam_dsp.from_spec(paper, width=old)
     never = nam_dsp.from_spec(paper, width=old)
     target = nam_dsp.from_spec(paper, width=new)
@@ -148,7 +141,7 @@ def test_width_change_applies_at_the_next_block_and_converges_within_a_receptive
 
 def test_pending_width_change_does_not_touch_the_block_already_processed(paper):
     """set_width between two blocks changes only what comes after it."""
-    x = _noise(4, 3000)
+    x = noise(3000, seed=4, scale=0.3)
     a = nam_dsp.from_spec(paper, width=8)
     b = nam_dsp.from_spec(paper, width=8)
     a.process(x[:1000])
@@ -161,7 +154,7 @@ def test_pending_width_change_does_not_touch_the_block_already_processed(paper):
 @pytest.mark.parametrize("old,new", [(8, 3), (3, 8), (1, 5)])
 def test_process_right_after_a_width_change_allocates_nothing(paper, old, new):
     model = nam_dsp.from_spec(paper, width=old)
-    x = _noise(5, 512)
+    x = noise(512, seed=5, scale=0.3)
     out = np.empty(512, np.float32)
     model.process(x, out=out)
     model.process(x, out=out)
@@ -194,7 +187,7 @@ def _non_slimmable(request, which):
 def test_non_slimmable_models_refuse_width_changes(request, which):
     model = _non_slimmable(request, which)
     assert not model.slimmable
-    x = _noise(6, 600)
+    x = noise(600, seed=6, scale=0.3)
     expected = nam_dsp.render(_non_slimmable(request, which), x)
     for width in (1, 2, 8):
         with pytest.raises(nam_dsp.WidthError):
@@ -316,19 +309,19 @@ def test_container_output_after_a_switch_equals_the_submodel_run_all_along(conta
 
 def test_container_switch_does_not_recount_nonfinite_samples(shared_data):
     model = nam_dsp.load(shared_data / "models" / "examples" / "A2.nam", slim=1.0)
-    x = _noise(8, 2000)
+    x = noise(2000, seed=8, scale=0.3)
     x[[10, 500, 1500]] = [np.nan, np.inf, -np.inf]
     model.process(x)
     assert model.nonfinite_count == 3
     model.set_slim(0.0)
-    y = model.process(_noise(9, 100))
+    y = model.process(noise(100, seed=9, scale=0.3))
     assert np.isfinite(y).all()
     assert model.nonfinite_count == 3
 
 
 def test_container_switch_after_in_place_processing_matches_out_of_place(shared_data):
     path = shared_data / "models" / "examples" / "A2.nam"
-    x = _noise(10, 12000)
+    x = noise(12000, seed=10, scale=0.3)
 
     def run(in_place):
         model = nam_dsp.load(path, slim=1.0)

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 import nam_dsp
 from nam_dsp.spec import LinearSpec
 
+from conftest import noise
+
 # Seeded (derandomize) and without an example database, so runs are repeatable and write nothing.
 PROPERTY = settings(max_examples=25, deadline=None, database=None, derandomize=True,
                     phases=[Phase.explicit, Phase.generate, Phase.shrink],
@@ -56,18 +58,13 @@ def model(request):
     return BUILDERS[request.param](request)
 
 
-def _signal(seed: int, n: int, scale: float = 0.5) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return (scale * rng.standard_normal(n)).clip(-1, 1).astype(np.float32)
-
-
 @st.composite
 def signal_and_cuts(draw, max_len=MAX_LEN, max_cuts=30):
     n = draw(st.integers(0, max_len))
     seed = draw(st.integers(0, 2 ** 32 - 1))
     cuts = draw(st.lists(st.integers(0, n), max_size=max_cuts))
     # Cuts may repeat: a repeated cut makes an empty block, which must be harmless too.
-    return _signal(seed, n), sorted(cuts)
+    return noise(n, seed=seed), sorted(cuts)
 
 
 def _blocks(x, cuts):
@@ -114,9 +111,15 @@ def test_split_run_with_carried_state_equals_one_shot_output(model, case):
 
 
 @pytest.mark.parametrize("model", _model_params(), indirect=True)
-def test_every_model_exposes_its_streaming_state(model):
-    state = model.state()
-    assert isinstance(state, list) and all(isinstance(a, np.ndarray) for a in state)
+def test_state_holds_what_was_heard_and_reset_restores_it(model):
+    model.reset()
+    fresh = model.state()
+    kept = [a.copy() for a in fresh]
+    model.process(noise(700, seed=5))
+    assert not _states_equal(model.state(), fresh)  # the history now holds the signal
+    assert _states_equal(fresh, kept)  # state() is a snapshot, not a view the next block moves
+    model.reset()
+    assert _states_equal(model.state(), fresh)
 
 
 @pytest.mark.parametrize("model", _model_params(), indirect=True)
@@ -140,7 +143,7 @@ def test_split_run_leaves_the_same_state_as_one_shot(model, case):
 @pytest.mark.parametrize("empty", [np.zeros(0, np.float32), np.zeros(0, np.float64), [],
                                    np.zeros(0, np.int16)], ids=["float32", "float64", "list", "int16"])
 def test_empty_block_returns_empty_float32_and_changes_nothing(model, empty):
-    x = _signal(1, 700)
+    x = noise(700, seed=1)
     model.reset()
     reference = model.process(x).copy()
     model.reset()
@@ -156,7 +159,7 @@ def test_empty_block_returns_empty_float32_and_changes_nothing(model, empty):
 
 @pytest.mark.parametrize("model", _model_params(), indirect=True)
 def test_float64_and_int16_input_give_float32_of_the_same_length(model):
-    x64 = _signal(2, 1000).astype(np.float64) + 1e-9  # not exactly float32-representable
+    x64 = noise(1000, seed=2).astype(np.float64) + 1e-9  # not exactly float32-representable
     model.reset()
     y64 = model.process(x64)
     model.reset()
@@ -172,7 +175,7 @@ def test_float64_and_int16_input_give_float32_of_the_same_length(model):
     assert y16.dtype == np.float32 and y16.shape == x16.shape
     assert np.array_equal(y16, y16_as_float)
 
-    strided = _signal(4, 2000)[::2]  # non-contiguous float32
+    strided = noise(2000, seed=4)[::2]  # non-contiguous float32
     model.reset()
     ys = model.process(strided)
     model.reset()
@@ -189,7 +192,7 @@ def test_input_that_is_not_1d_raises_value_error(model, shape, dtype):
 
 @pytest.mark.parametrize("model", _model_params(), indirect=True)
 def test_out_of_the_wrong_length_or_dtype_raises_value_error(model):
-    x = _signal(5, 64)
+    x = noise(64, seed=5)
     with pytest.raises(ValueError):
         model.process(x, out=np.zeros(63, np.float32))
     with pytest.raises(ValueError):
@@ -230,7 +233,7 @@ def test_nonfinite_samples_are_zeros_counted_and_never_poison_the_state(model, c
     bad[positions] = values
     zeroed = x.copy()
     zeroed[positions] = 0.0
-    tail = _signal(tail_seed, 300)
+    tail = noise(300, seed=tail_seed)
 
     model.reset()
     y_zero = model.process(zeroed)
@@ -253,7 +256,7 @@ def test_reset_makes_the_model_repeat_its_output_exactly(model, case):
     x, cuts = case
     model.reset()
     first = _run_blocks(model, x, cuts)
-    model.process(_signal(99, 257))  # wander off
+    model.process(noise(257, seed=99))  # wander off
     model.reset()
     second = _run_blocks(model, x, cuts)
     assert np.array_equal(first, second)
@@ -261,7 +264,7 @@ def test_reset_makes_the_model_repeat_its_output_exactly(model, case):
 
 @pytest.mark.parametrize("model", _model_params(), indirect=True)
 def test_reset_zeroes_the_nonfinite_count(model):
-    x = _signal(6, 100)
+    x = noise(100, seed=6)
     x[[3, 50]] = [np.nan, np.inf]
     model.reset()
     model.process(x)
@@ -276,7 +279,7 @@ def test_reset_zeroes_the_nonfinite_count(model):
         assert model.active_index == original
     model.reset()
     assert model.nonfinite_count == 0
-    model.process(_signal(7, 100))
+    model.process(noise(100, seed=7))
     assert model.nonfinite_count == 0
 
 

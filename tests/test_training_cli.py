@@ -13,18 +13,16 @@ from nam_dsp.training import cli
 from nam_dsp.training.optim import Adam, clip_grad_norm, lbfgs_round
 from nam_dsp.training.trainer import parse_widths, verdict
 
+from conftest import write_training_pair
+
 COMMON = ["--arch", "tiny-slimmable", "--batch-size", "4", "--segment", "512", "--validation-seconds", "0.5",
           "--latency", "0"]
 
 
 @pytest.fixture
 def pair(tmp_path):
-    rng = np.random.default_rng(1)
-    n = 2 * 48000
-    x = 0.2 * rng.standard_normal(n)
-    sf.write(str(tmp_path / "dry.wav"), x, 48000, subtype="FLOAT")
-    sf.write(str(tmp_path / "wet.wav"), 0.5 * np.tanh(3 * np.convolve(x, [0.5, 0.5])[:n]), 48000, subtype="FLOAT")
-    return str(tmp_path / "dry.wav"), str(tmp_path / "wet.wav"), tmp_path
+    dry, wet = write_training_pair(tmp_path, seed=1, taps=[0.5, 0.5])
+    return str(dry), str(wet), tmp_path
 
 
 def test_adam_run_prints_the_esr_table_and_writes_a_slimmable_nam(pair, capsys):

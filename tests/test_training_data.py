@@ -10,9 +10,10 @@ import soundfile as sf
 from nam_dsp.errors import AudioFileError
 from nam_dsp.training import data
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EGFX = os.path.join(ROOT, "..", "shared", "data", "audio", "pairs", "egfx_a")
-TONES = os.path.join(ROOT, "..", "shared", "data", "tones")
+from conftest import SHARED_DATA
+
+EGFX = str(SHARED_DATA / "audio" / "pairs" / "egfx_a")
+TONES = str(SHARED_DATA / "tones")
 RATE = 48000
 
 

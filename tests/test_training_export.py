@@ -10,14 +10,16 @@ import soundfile as sf
 
 import nam_dsp
 from nam_dsp.nam_writer import to_dict
-from nam_dsp.spec import preset
+from nam_dsp.presets import preset
 from nam_dsp.training.data import load_pair
 from nam_dsp.training.trainer import TrainConfig, Trainer, valid_predict
 from nam_dsp.training.wavenet_grad import GradNet
 
+from conftest import GUITAR_DI, SHARED_DATA
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAM_SLIM = os.path.join(ROOT, "..", "shared", "data", "models", "slimmable", "nam_trainer_paper_crunch_30min.nam")
-DI = os.path.join(ROOT, "..", "shared", "data", "audio", "di", "guitar_di_10s.wav")
+NAM_SLIM = str(SHARED_DATA / "models" / "slimmable" / "nam_trainer_paper_crunch_30min.nam")
+DI = str(SHARED_DATA / GUITAR_DI)
 TOL = 1e-6
 
 

@@ -12,13 +12,11 @@ import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN = ("import sys, nam_dsp\n"
-       "try:\n    import nam_dsp.training\n"
-       "except ImportError:\n    nam_dsp.__path__.append(%r)\n"
-       "from nam_dsp.training.cli import main\nsys.exit(main(sys.argv[1:]))\n" % ROOT)
+from conftest import write_training_pair
+
+# the installed package, from any directory (cwd is the test's temp folder)
+RUN = "import sys\nfrom nam_dsp.training.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 STEPS = 400
 
 
@@ -29,7 +27,7 @@ def _train(tmp_path, name, extra=(), wait=True):
             "--checkpoint-minutes", "0.002", "--seed", "5", "--lr", "0.01", "--validate-every", "200",
             *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if wait:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
@@ -44,11 +42,7 @@ def _ckpt(path):
 
 @pytest.fixture
 def pair(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 2 * 48000
-    x = 0.2 * rng.standard_normal(n)
-    sf.write(str(tmp_path / "dry.wav"), x, 48000, subtype="FLOAT")
-    sf.write(str(tmp_path / "wet.wav"), 0.5 * np.tanh(3 * x), 48000, subtype="FLOAT")
+    write_training_pair(tmp_path, seed=0)
     return tmp_path
 
 

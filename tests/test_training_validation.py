@@ -13,9 +13,10 @@ from nam_dsp.training.losses import esr_value
 from nam_dsp.training.trainer import valid_predict
 from nam_dsp.training.wavenet_grad import GradNet
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TONES = os.path.join(ROOT, "..", "shared", "data", "tones")
-MODEL = os.path.join(ROOT, "..", "shared", "data", "models", "slimmable", "nam_trainer_paper_crunch_30min.nam")
+from conftest import SHARED_DATA
+
+TONES = str(SHARED_DATA / "tones")
+MODEL = str(SHARED_DATA / "models" / "slimmable" / "nam_trainer_paper_crunch_30min.nam")
 NAM_CRUNCH = {1: 0.141, 8: 0.0129}
 
 

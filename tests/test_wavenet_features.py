@@ -25,13 +25,9 @@ from nam_dsp import nam_file, nam_writer, reference
 from nam_dsp.json_node import JsonNode
 from nam_dsp.spec import FILM_KEYS
 
+from conftest import noise, rel_rms
+
 TOLERANCE = 2e-6
-
-
-def rel_rms(y, ref) -> float:
-    y = np.asarray(y, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    return float(np.sqrt(np.mean((y - ref) ** 2) / np.mean(ref ** 2)))
 
 
 def array_config(*, input_size=1, condition_size=1, channels=4, bottleneck=None, head_size=1, kernel_size=3,
@@ -76,10 +72,7 @@ def condition_model(outputs: int, seed: int, **features) -> dict:
 
 @pytest.fixture(scope="module")
 def signal():
-    rng = np.random.default_rng(7)
-    x = 0.5 * rng.standard_normal(1500)
-    x[300:380] = 0.0
-    return x.clip(-1, 1).astype(np.float32)
+    return noise(1500, seed=7, silence=slice(300, 380))
 
 
 def _partition(n: int, seed: int) -> list:

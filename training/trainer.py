@@ -29,7 +29,8 @@ import numpy as np
 from nam_dsp.errors import CheckpointError, ConfigError, TrainingDataError
 from nam_dsp.nam_writer import save_spec
 from nam_dsp.output_paths import check_output_path, same_file, write_bytes_atomic
-from nam_dsp.spec import PRESETS, WaveNetSpec, make_layer_array, preset
+from nam_dsp.presets import PRESETS, preset
+from nam_dsp.spec import WaveNetSpec
 
 from . import losses
 from .data import Examples, Pair
@@ -38,22 +39,10 @@ from .wavenet_grad import GradNet
 
 TRAINER_VERSION = "nam_dsp 0.1.0"
 
-# Extra architectures for tests and quick experiments (the trainer also takes every PRESETS name).
-TRAIN_ARCHS = {
-    # 4 channels, K=3, 4 layers: receptive field 31 samples; trains in seconds (tests)
-    "tiny-slimmable": lambda rng: WaveNetSpec(
-        arrays=[make_layer_array(rng, input_size=1, channels=4, head_size=1, kernel_sizes=[3] * 4,
-                                 dilations=[1, 2, 4, 8], head_bias=True, allowed_widths=range(1, 5))],
-        head_scale=0.1, metadata={"name": "tiny-slimmable"}),
-}
-
-
 def make_arch(name: str, seed: int) -> WaveNetSpec:
-    if name in TRAIN_ARCHS:
-        return TRAIN_ARCHS[name](np.random.default_rng(seed))
+    """The preset ``name`` (:data:`nam_dsp.presets.PRESETS`) with weights drawn from ``seed``."""
     if name not in PRESETS:
-        raise ConfigError(f"unknown architecture {name!r}; known: {', '.join(list(PRESETS) + list(TRAIN_ARCHS))}",
-                          ("arch",))
+        raise ConfigError(f"unknown architecture {name!r}; known: {', '.join(PRESETS)}", ("arch",))
     return preset(name, seed)
 
 

@@ -28,25 +28,17 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Optional
 
+import numpy as np
+
+import nam_dsp
+from nam_dsp.benchmark import bench_spec, machine_info
+from nam_dsp.presets import architecture, preset
+from nam_dsp.spec import WaveNetSpec
+from nam_dsp.training import losses
+from nam_dsp.training.data import load_pair
+from nam_dsp.training.trainer import TRAINER_VERSION, TrainConfig, Trainer
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import numpy as np  # noqa: E402
-
-import nam_dsp  # noqa: E402
-
-try:
-    import nam_dsp.training  # noqa: F401
-except ImportError:  # source tree without pip install -e: the trainer lives in ROOT/training
-    nam_dsp.__path__.append(ROOT)
-
-from nam_dsp.benchmark import bench_spec, machine_info  # noqa: E402
-from nam_dsp.spec import WaveNetSpec, make_layer_array, preset  # noqa: E402
-from nam_dsp.training import losses  # noqa: E402
-from nam_dsp.training.data import load_pair  # noqa: E402
-from nam_dsp.training.trainer import TRAINER_VERSION, TrainConfig, Trainer  # noqa: E402
-
 DATA = os.path.join(ROOT, "..", "shared", "data", "tones")
 RESULTS = os.path.join(ROOT, "bench", "results", "paper")
 TONES = ("clean", "crunch", "lead", "rhythm")
@@ -56,33 +48,17 @@ CAPTURES = {  # what each wet file was rendered through (../shared/data/README.m
     "lead": "EVH 5153 (A1 standard capture)",
     "rhythm": "Peavey 5150 Block Letter (A1 standard capture)",
 }
-#: The paper's architecture: 1 array, K=6, dilations [1,4,16,64,256] x 3, Tanh.
-PAPER_KERNELS = [6] * 15
-PAPER_DILATIONS = [1, 4, 16, 64, 256] * 3
-
-
-def paper_arch(channels: int, seed: int) -> WaveNetSpec:
-    """The paper's architecture with ``channels`` channels, not slimmable (a dedicated model).
-
-    Built like ``nam_dsp.preset('paper-full')``, so it has exactly the shapes of
-    ``preset('slimmable-paper').sliced(channels)``.
-    """
-    rng = np.random.default_rng(seed)
-    arr = make_layer_array(rng, input_size=1, channels=channels, head_size=1, kernel_sizes=PAPER_KERNELS,
-                           dilations=PAPER_DILATIONS, head_bias=True)
-    return WaveNetSpec(arrays=[arr], head_scale=0.01, metadata={"name": f"paper-w{channels}"})
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelDef:
     key: str
     label: str
-    arch: str  # a preset name, or "paper-w<c>" for the dedicated narrow models
+    arch: str  # a nam_dsp.presets name
     role: str  # "slimmable" | "full" | "baseline" | "dedicated"
-    channels: Optional[int] = None  # dedicated models only
 
     def spec(self, seed: int) -> WaveNetSpec:
-        return paper_arch(self.channels, seed) if self.channels else preset(self.arch, seed)
+        return preset(self.arch, seed)
 
 
 MODELS = {m.key: m for m in [
@@ -90,24 +66,9 @@ MODELS = {m.key: m for m in [
     ModelDef("paper-full", "new (full)", "paper-full", "full"),
     ModelDef("a1-standard", "A1 standard", "a1-standard", "baseline"),
     ModelDef("a1-nano-paper", "A1 nano (dil. 1..512)", "a1-nano-paper", "baseline"),
-    ModelDef("paper-w2", "dedicated w2", "paper-w2", "dedicated", channels=2),
-    ModelDef("paper-w4", "dedicated w4", "paper-w4", "dedicated", channels=4),
+    ModelDef("paper-w2", "dedicated w2", "paper-w2", "dedicated"),
+    ModelDef("paper-w4", "dedicated w4", "paper-w4", "dedicated"),
 ]}
-
-
-def arch_summary(spec: WaveNetSpec) -> dict:
-    """What defines an architecture (shapes, not weights): part of the settings hash."""
-    return {
-        "arrays": [{"channels": a.channels, "head_size": a.head_size, "head_kernel_size": a.head_kernel_size,
-                    "kernel_sizes": [layer.kernel_size for layer in a.layers],
-                    "dilations": [layer.dilation for layer in a.layers],
-                    "activation": a.layers[0].activation.name, "gating": a.layers[0].gating,
-                    "head_bias": a.head_bias is not None,
-                    "allowed_widths": list(a.allowed_widths) if a.allowed_widths else None}
-                   for a in spec.arrays],
-        "receptive_field": spec.receptive_field,
-        "weights": spec.num_weights,
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,7 +106,7 @@ class Settings:
         for k, neutral in NEUTRAL_TRAIN_FIELDS.items():  # so caches from before they existed stay valid
             if cfg.get(k) == neutral:
                 cfg.pop(k)
-        return {"train_config": cfg, "arch": arch_summary(model.spec(0)),
+        return {"train_config": cfg, "arch": architecture(model.spec(0)),
                 "validation_seconds": self.validation_seconds, "trainer_version": TRAINER_VERSION,
                 "split": _file_digest(os.path.join(self.data_dir, "split.json"))}
 
