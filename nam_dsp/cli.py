@@ -41,7 +41,7 @@ from .engine import ContainerModel, WaveNetModel, load, render
 from .errors import AudioFileError, NamDspError, WidthError
 from .nam_file import load_spec
 from .output_paths import check_output_path, write_wav_atomic
-from .presets import PRESETS, preset
+from .presets import PRESETS, preset, preset_name
 from .spec import ContainerSpec, LSTMSpec, WaveNetSpec
 
 #: Samples per ``process`` call for ``render`` (large blocks: offline work).
@@ -95,6 +95,7 @@ def describe(spec) -> dict:
     """
     info = {
         "architecture": spec.architecture,
+        "preset": preset_name(spec) if isinstance(spec, WaveNetSpec) else None,
         "version": spec.version,
         "sample_rate": spec.sample_rate,
         "receptive_field": spec.receptive_field,
@@ -151,7 +152,8 @@ def format_info(path: str, info: dict) -> str:
     """The human-readable form of :func:`describe`'s dict."""
     rate = info["sample_rate"]
     lines = [f"model: {path}", f"architecture: {info['architecture']}"
-             + (f" (channels per layer array: {info['channels']})" if "channels" in info else ""),
+             + (f" (channels per layer array: {info['channels']})" if "channels" in info else "")
+             + (f", the shape of preset {info['preset']}" if info.get("preset") else ""),
              f"version: {info['version']}",
              f"sample rate: {rate:g} Hz"]
     if "lstm" in info:

@@ -202,3 +202,11 @@ def test_a_model_that_is_not_slimmable_is_not_shown_with_a_width(shared_data, ca
     assert nam_dsp_main(["bench", str(capture), "--seconds", "0.05"]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1].split()
     assert row[0] == "-" and row[1] == "13320"
+
+
+def test_info_names_the_preset_a_model_has_the_shape_of(shared_data, capsys):
+    assert nam_dsp_main(["info", str(shared_data / "models/captures/marshall_jcm_standard.nam")]) == 0
+    assert "the shape of preset a1-standard" in capsys.readouterr().out
+    assert nam_dsp_main(["info", "--json", str(shared_data / "models/examples/lstm.nam")]) == 0
+    import json
+    assert json.loads(capsys.readouterr().out)["preset"] is None

@@ -166,7 +166,7 @@ def run(args) -> int:
         try:
             check_output_path(args.record, inputs=[args.input_file, args.model])
         except NamDspError as exc:
-            _err(f"--record {exc}")
+            _err(f"--record: {exc}")
             return 2
     player = None
     try:
