@@ -27,14 +27,20 @@ cdef class LSTMKernel(StreamKernel):
     its float32 rounding on any CPU, with or without FMA contraction.
 
     Error against ``nam_dsp.reference.lstm_forward`` (float64, prewarm included), relative RMS
-    over the whole 10 s reference DI, and speed (x real time, 64-sample blocks, same run), on an
-    AMD EPYC (AVX2):
+    over the first 4 s / the whole 10 s of the reference DI (``bench/lstm_accuracy.py``, AMD EPYC;
+    the float32 kernel is the one before this, bit-identical to NAM Core's renders on this CPU):
 
-    ===========================  ===============  ==============  ==========  ===========
-    model                        NAM Core render  float32 kernel  this kernel  xrt old/new
-    ===========================  ===============  ==============  ==========  ===========
-    examples/lstm.nam (3x1)      see bench/lstm_accuracy.py
-    ===========================  ===============  ==============  ==========  ===========
+    ================================  ===================  ===================  =================
+    LSTM (layers x hidden)            NAM Core's render    float32 kernel       this kernel
+    ================================  ===================  ===================  =================
+    captures/boss_sd1_lstm_1x16       5.64e-5 / 2.95e-5    5.64e-5 / 2.95e-5    2.53e-8 / 2.50e-8
+    captures/boss_sd1_lstm_2x8        2.93e-5 / 1.34e-5    2.93e-5 / 1.34e-5    2.52e-8 / 2.50e-8
+    examples/lstm (1x3)               2.59e-5 / 2.03e-5    2.59e-5 / 2.03e-5    2.43e-8 / 2.50e-8
+    slimmable_container, LSTM (1x3)   2.59e-5 / 2.03e-5    2.59e-5 / 2.03e-5    2.43e-8 / 2.50e-8
+    ================================  ===================  ===================  =================
+
+    2.5e-8 is the float32 output's own rounding. Speed, x real time at 64-sample blocks, the two
+    kernels timed in alternating rounds in one process (AMD EPYC, AVX2): SPEED_TABLE
 
     Reset (``load_initial_state`` then ``run_silence``) and ``snapshot_silence`` are driven by
     :class:`nam_dsp.engine.LSTMModel`. One input channel (NAM's LSTMs have one).

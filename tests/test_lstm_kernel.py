@@ -115,6 +115,14 @@ long long run(const double* w, const double* b, double* h, double* c, double* g,
               ptrdiff_t n) {
     return nd_lstm_run(w, b, h, c, g, hw, hb, layers, hidden, hp, x, y, n);
 }
+void functions(const double* x, double* e, double* s, double* t, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i += ND_LSTM_LANES) {
+        nd_lstm_v v = ND_LSTM_AT_CONST(x + i);
+        ND_LSTM_AT(e + i) = nd_lstm_vexp(v);
+        ND_LSTM_AT(s + i) = nd_lstm_vsigmoid(v);
+        ND_LSTM_AT(t + i) = nd_lstm_vtanh(v);
+    }
+}
 """
 
 
@@ -132,7 +140,7 @@ def _variants() -> dict:
 
 @pytest.fixture(scope="module")
 def header_builds(tmp_path_factory):
-    """name -> the run() function of lstm.h compiled with that variant's flags."""
+    """name -> lstm.h compiled with that variant's flags (run() and functions(), see WRAPPER)."""
     compiler = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
     if compiler is None:
         pytest.skip("no C compiler")
@@ -140,16 +148,18 @@ def header_builds(tmp_path_factory):
     (folder / "wrapper.c").write_text(WRAPPER)
     builds = {}
     for index, (name, flags) in enumerate(_variants().items()):
-        library = folder / f"lstm{index}.so"
-        done = subprocess.run([compiler, "-shared", "-fPIC", *flags, f"-I{HEADER_DIR}",
-                               str(folder / "wrapper.c"), "-o", str(library)],
+        path = folder / f"lstm{index}.so"
+        done = subprocess.run([compiler, "-shared", "-fPIC", "-std=gnu99", *flags, f"-I{HEADER_DIR}",
+                               str(folder / "wrapper.c"), "-o", str(path)],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
-        run = ctypes.CDLL(str(library)).run
-        run.restype = ctypes.c_longlong
-        run.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_double] + [ctypes.c_ssize_t] * 3 + \
+        library = ctypes.CDLL(str(path))
+        library.run.restype = ctypes.c_longlong
+        library.run.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_double] + [ctypes.c_ssize_t] * 3 + \
             [ctypes.c_void_p] * 2 + [ctypes.c_ssize_t]
-        builds[name] = run
+        library.functions.restype = None
+        library.functions.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_ssize_t]
+        builds[name] = library
     return builds
 
 
@@ -163,7 +173,7 @@ def _aligned(values) -> np.ndarray:
     return out
 
 
-def _run_header(run, spec, x: np.ndarray) -> np.ndarray:
+def _run_header(library, spec, x: np.ndarray) -> np.ndarray:
     """Prewarm, then x, through one build of lstm.h, as LSTMModel does."""
     p = pack_lstm(spec)
     arrays = [_aligned(a) for a in (p.w, p.b, p.h0, p.c0, np.zeros(4 * p.hp), p.head_w)]
@@ -173,17 +183,32 @@ def _run_header(run, spec, x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.empty_like(x)
     for block, out in ((silence, np.empty_like(silence)), (x, y)):
-        run(ptr[0], ptr[1], ptr[2], ptr[3], ptr[4], ptr[5], p.head_b, p.n_layers, p.hidden, p.hp,
+        library.run(ptr[0], ptr[1], ptr[2], ptr[3], ptr[4], ptr[5], p.head_b, p.n_layers, p.hidden, p.hp,
             block.ctypes.data, out.ctypes.data, block.size)
     return y
+
+
+def test_exp_sigmoid_and_tanh_are_float64_accurate_in_every_variant(header_builds):
+    x = _aligned(np.concatenate([np.linspace(-45, 45, 40001), [0.0, 1e-300, -1e-300, 1e-9, 700.0, -700.0, 1e300, -1e300]]))
+    x = _aligned(x[:x.size // 4 * 4])
+    inside = np.abs(x) <= 40
+    exact_sigmoid = 0.5 * (1 + np.tanh(0.5 * x))
+    for name, library in header_builds.items():
+        e, s, t = (_aligned(np.zeros(x.size)) for _ in range(3))
+        library.functions(x.ctypes.data, e.ctypes.data, s.ctypes.data, t.ctypes.data, x.size)
+        assert np.max(np.abs(e[inside] / np.exp(x[inside]) - 1)) <= 4e-16, name
+        # sigmoid and tanh: absolute error (what the cell adds up), clamped far out
+        assert np.max(np.abs(s - exact_sigmoid)) <= 4e-16, name
+        assert np.max(np.abs(t - np.tanh(x))) <= 1e-15, name
+        assert s[x == 0.0][0] == 0.5 and t[x == 0.0][0] == 0.0, name
 
 
 def test_every_instruction_set_and_contraction_variant_computes_the_same(header_builds, signal):
     spec = random_lstm(3, 13, 2)
     oracle = reference.lstm_forward(spec, signal)
     engine = nam_dsp.render(nam_dsp.from_spec(spec), signal, block_size=64)
-    for name, run in header_builds.items():
-        y = _run_header(run, spec, signal)
+    for name, library in header_builds.items():
+        y = _run_header(library, spec, signal)
         assert float32_ulps(y, oracle) <= 1.0, name
         assert float32_ulps(y, engine.astype(np.float64)) <= 1.0, name
 
@@ -192,6 +217,6 @@ def test_every_instruction_set_and_contraction_variant_computes_the_same(header_
 def test_every_variant_runs_the_boss_captures_exactly(header_builds, shared_data, guitar_excerpt, relative):
     spec = nam_dsp.load_spec(shared_data / "models" / relative)
     oracle = reference.lstm_forward(spec, guitar_excerpt)
-    for name, run in header_builds.items():
-        error = rel_rms(_run_header(run, spec, guitar_excerpt), oracle)
+    for name, library in header_builds.items():
+        error = rel_rms(_run_header(library, spec, guitar_excerpt), oracle)
         assert error <= REAL_TOLERANCE, f"{relative}, {name}: {error:.3g} from the float64 oracle"

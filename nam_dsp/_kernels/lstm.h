@@ -40,7 +40,7 @@ static inline nd_lstm_v nd_lstm_splat(double a) {
 
 /* exp(x) for x in [-ND_LSTM_EXP_LIMIT, ND_LSTM_EXP_LIMIT] (callers clamp; NaN passes through).
  * x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2 (Cody-Waite: ln2 in two parts, the first
- * with 11 trailing zero bits so k * ND_LSTM_LN2_HI is exact), exp(r) by its Taylor polynomial to
+ * with its low 21 bits zero so k * ND_LSTM_LN2_HI is exact), exp(r) by its Taylor polynomial to
  * degree 12 (truncation < 2e-16 relative), times 2^k built in the exponent bits. k comes from
  * adding 1.5 * 2^52, which leaves round(x / ln2) in the low mantissa bits of t. Contracting any
  * a * b + c here into an FMA only makes a step more exact. */
