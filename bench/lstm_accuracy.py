@@ -15,6 +15,9 @@ keeps its best round), so their ratio holds on a busy machine. Run timing alone
 (``flock -x /tmp/cpu.lock``).
 
     python bench/lstm_accuracy.py [--baseline /tmp/old --baseline-package oldk] [--seconds 4]
+
+A baseline: build another commit (e.g. 1a83283, the float32 kernel) and copy its
+``nam_dsp/_kernels*.so`` into ``/tmp/old/oldk/`` beside an empty ``__init__.py``.
 """
 
 from __future__ import annotations
