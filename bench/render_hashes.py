@@ -3,7 +3,7 @@
 Renders every shared model that has a NAM Core reference render (at the reference's slim setting)
 over the reference DI, and the bundled default model at every width over the demo's plucked
 phrase, and records the SHA-256 of each float32 output. Hashes are only comparable on the same CPU
-and build variant (the LSTM's roundings and the vector width are the CPU's own).
+and build variant (vector width and float contraction are the build's own).
 
     python bench/render_hashes.py --write bench/results/render_hashes.json
     python bench/render_hashes.py --check bench/results/render_hashes.json
