@@ -43,10 +43,14 @@ def compile_args():
     return args
 
 
+HEADERS = sorted(glob.glob("nam_dsp/_kernels/*.h"))
+
+
 def variant_libraries():
     variants = VARIANTS.get(machine(), {"baseline": []})
     return [(f"nam_dsp_kernels_{name}", {"sources": [f"nam_dsp/_kernels/variant_{name}.c"],
                                          "include_dirs": ["nam_dsp/_kernels"],
+                                         "obj_deps": {"": HEADERS},   # rebuild when a header changes
                                          "cflags": compile_args() + ["-fPIC"] + flags})
             for name, flags in variants.items()]
 
@@ -56,17 +60,18 @@ class BuildExt(build_ext):
 
     def run(self):
         self.run_command("build_clib")
+        built = glob.glob(os.path.join(self.get_finalized_command("build_clib").build_clib, "*nam_dsp_kernels_*"))
+        for ext in self.extensions:   # relink when a variant was rebuilt
+            ext.depends = list(ext.depends) + built
         super().run()
 
-
-HEADERS = glob.glob("nam_dsp/_kernels/*.h") + glob.glob("nam_dsp/_kernels/*.c")
 
 extensions = [
     Extension(
         "nam_dsp._kernels",
         ["nam_dsp/_kernels.pyx"],
         include_dirs=[numpy.get_include(), "nam_dsp"],
-        depends=HEADERS,
+        depends=HEADERS + sorted(glob.glob("nam_dsp/_kernels/*.c")),
         extra_compile_args=compile_args(),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

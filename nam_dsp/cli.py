@@ -33,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from . import __version__, load_default
+from ._kernels import available_isas, isa as isa_in_use
 from .benchmark import bench_spec
 from .demo import plucked_phrase, run_widths
 from .engine import ContainerModel, WaveNetModel, from_spec, load, render
@@ -196,9 +197,11 @@ def format_info(path: str, info: dict) -> str:
 
 def cmd_info(args) -> int:
     info = describe(load_spec(args.model))
+    isa = isa_in_use()   # the kernels' instruction-set variant (IsaError when NAM_DSP_ISA is unusable)
     if args.json:
-        print(json.dumps({"path": args.model, **info}, indent=2))
+        print(json.dumps({"path": args.model, **info, "isa": isa}, indent=2))
     else:
+        print(f"kernels: {isa} (this CPU runs {', '.join(available_isas())}; NAM_DSP_ISA chooses)")
         print(format_info(args.model, info))
     return 0
 
@@ -293,7 +296,8 @@ def format_bench(title: str, rows: List[dict]) -> str:
     return "\n".join([
         title,
         f"{first['block_size']}-sample blocks at {first['sample_rate']:g} Hz (deadline "
-        f"{first['deadline_us']:.0f} us per block), {first['audio_seconds']:.2f} s of noise per width",
+        f"{first['deadline_us']:.0f} us per block), {first['audio_seconds']:.2f} s of noise per width, "
+        f"{first['isa']} kernels",
         _table(header, lines)])
 
 

@@ -128,9 +128,10 @@ def test_every_variant_agrees_with_the_best_on_real_captures(isa, model, width, 
 @pytest.mark.parametrize("isa", AVAILABLE[:-1])
 def test_engine_accuracy_and_partition_tests_pass_under_every_variant(isa):
     """tests/test_reference_match.py (NAM Core's renders within 1e-5, every partition
-    bit-identical), tests/test_streaming.py and the tanh / activation oracle, under ``isa``."""
+    bit-identical), tests/test_streaming.py, the tanh / activation oracle and the real-time
+    safety tests (no allocation per block, the GIL released), under ``isa``."""
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "no:cacheprovider",
                           "tests/test_reference_match.py", "tests/test_streaming.py",
-                          "tests/test_kernels_oracle.py"],
+                          "tests/test_kernels_oracle.py", "tests/test_realtime_safety.py"],
                          cwd=ROOT, env=_env(NAM_DSP_ISA=isa), capture_output=True, text=True, timeout=1500)
     assert run.returncode == 0, f"under NAM_DSP_ISA={isa}:\n{run.stdout[-4000:]}"

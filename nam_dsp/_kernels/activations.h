@@ -2,8 +2,8 @@
 
    Entry points:
      nd_tanh_tile(v, n)                    tanh in place over n floats (any n)
-     nd_tanh_short_array(v, n)             the narrow layers' short-chain tanh (AVX-512 builds;
-                                           ND_TANH_AVX512 says whether it exists)
+     nd_tanh_short_vn(v)                   the narrow layers' short-chain tanh on a native vector
+     nd_tanh_short_array(v, n)             the same over n floats (for the tests)
      nd_activation_tile(v, n, code, param) activation `code` (ND_ACT_*) in place over n frames
      nd_silu_tile(v, pre, n)               v = pre * (1 + v) / 2, where v holds tanh(pre / 2)
      nd_act_k, nd_act_rows(A, v, pre, rows, n_pad)
@@ -15,90 +15,47 @@
 
 #include "common.h"
 
-/* tanh with AVX-512 where the build has it (the formula of nd_tanh_tile below, rearranged for
-   the FMA pipes, which are what narrow layers are bound by: 13 multiply-type operations and one
-   division per 16 values instead of ~20). tanh|x| = E / (E + 2), E = expm1(2|x|) = 2^k (1 + p) - 1
-   with |x| = k ln2/2 + h, |h| <= ln2/4, and p = expm1(2h) = 2h + h^2 Q(h), Q a degree-4 minimax
-   polynomial (relative error 1.3e-8). Every element, a partial last vector included, takes this
-   path, so a value never depends on where it sits in a block. */
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#define ND_TANH_AVX512 1
-static inline __m512 nd_tanh_v(__m512 v) {
-    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
-    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
-    __m512 x = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), magnitude));
-    x = _mm512_min_ps(x, _mm512_set1_ps(9.1f));           /* NaN -> 9.1, as the scalar form */
-    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(2.8853900817779268f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 h = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.34657359027997264f), x);
-    __m512 q = _mm512_set1_ps(0.08884797957117004f);
-    q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(0.2677327066696318f));
-    q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(0.6666752629554217f));
-    q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(1.333323414566915f));
-    q = _mm512_fmadd_ps(q, h, _mm512_set1_ps(1.9999999253150218f));
-    __m512 p = _mm512_fmadd_ps(_mm512_mul_ps(h, h), q, _mm512_add_ps(h, h));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(kf), _mm512_set1_epi32(127)), 23);
-    __m512 two_k = _mm512_castsi512_ps(bits);
-    __m512 e = _mm512_fmadd_ps(two_k, p, _mm512_sub_ps(two_k, one));
-    __m512 d = _mm512_add_ps(e, two);
-    __m512 r = _mm512_div_ps(one, d);
-    __m512 t = _mm512_mul_ps(e, r);
-    t = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(t, d, e), t);    /* E / d to ~0.5 ulp */
-    /* near 1, 1 - 2/d is the accurate (and monotonic) form */
-    t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, one, _CMP_GE_OQ), t, _mm512_fnmadd_ps(two, r, one));
-    /* the sign of v: bits of t under the magnitude mask, of v elsewhere */
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(magnitude, _mm512_castps_si512(t),
-                                                         _mm512_castps_si512(v), 0xca));
+/* The narrow layers' tanh on one native vector, in registers (generic vector code: one source
+   for every instruction set). tanh|x| = E / (E + 2), E = expm1(2|x|) = 2^k (1 + p) - 1 with
+   |x| = k ln2/2 + h, |h| <= ln2/4, and p = expm1(2h) = 2h + h^2 Q(h), Q a degree-4 minimax
+   polynomial (relative error 1.3e-8), evaluated by Estrin's scheme for a short dependency chain
+   (narrow layers' time is that chain: 15 layers wait on each other); k from one FMA against
+   1.5 * 2^23 (j's low mantissa bits are then k), and E / d as E * (1 / d). Near 1, 1 - 2/d is
+   the accurate (and monotonic) form. Max relative error 2.1e-7 with FMA over every float in
+   [1e-30, 10]; tests/test_kernels_oracle.py holds it to the error, oddness and monotonicity
+   bars of nd_tanh_tile, under every variant. */
+static inline nd_vn nd_tanh_short_vn(nd_vn v) {
+    const nd_vn one = nd_vnset1(1.0f), shifter = nd_vnset1(12582912.0f);   /* 1.5 * 2^23 */
+    const nd_vn clamp = nd_vnset1(9.1f);
+    nd_vn x = (nd_vn)((nd_vni)v & 0x7fffffff);
+    x = nd_vnselect(x < clamp, x, clamp);                     /* NaN -> 9.1, as nd_tanh_tile */
+    nd_vn j = x * 2.8853900817779268f + shifter;
+    nd_vn kf = j - shifter;
+    nd_vn h = x - kf * 0.34657359027997264f;
+    nd_vn h2 = h * h;
+    nd_vn lo = 1.333323414566915f * h + 1.9999999253150218f;
+    nd_vn mid = 0.2677327066696318f * h + 0.6666752629554217f;
+    nd_vn q = (0.08884797957117004f * h2 + mid) * h2 + lo;
+    nd_vn p = h2 * q + (h + h);
+    nd_vn two_k = (nd_vn)((((nd_vni)j - (nd_vni)shifter) + 127) << 23);
+    nd_vn e = two_k * p + (two_k - one);
+    nd_vn r = one / (e + 2.0f);
+    nd_vn t = nd_vnselect(x >= one, one - 2.0f * r, e * r);
+    /* the sign of v */
+    return (nd_vn)(((nd_vni)t & 0x7fffffff) | ((nd_vni)v & (nd_vni)nd_vniset1(INT32_MIN)));
 }
-/* The same tanh with a shorter dependency chain, for narrow layers, whose time is that chain
-   (15 layers wait on each other): k from one FMA against 1.5 * 2^23 (rounding the exact
-   product), Q by Estrin's scheme, and E / d as E * (1 / d) without the correction step.
-   Max relative error 2.1e-7 over every float in [1e-30, 10] (nd_tanh_v: 1.8e-7);
-   tests/test_kernels_oracle.py holds both to the same error, oddness and monotonicity bars. */
-static inline __m512 nd_tanh_short_v(__m512 v) {
-    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
-    const __m512 shifter = _mm512_set1_ps(12582912.0f);        /* 1.5 * 2^23 */
-    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
-    __m512 x = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), magnitude));
-    x = _mm512_min_ps(x, _mm512_set1_ps(9.1f));
-    __m512 j = _mm512_fmadd_ps(x, _mm512_set1_ps(2.8853900817779268f), shifter);
-    __m512 kf = _mm512_sub_ps(j, shifter);
-    __m512 h = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.34657359027997264f), x);
-    __m512 h2 = _mm512_mul_ps(h, h);
-    __m512 lo = _mm512_fmadd_ps(_mm512_set1_ps(1.333323414566915f), h, _mm512_set1_ps(1.9999999253150218f));
-    __m512 mid = _mm512_fmadd_ps(_mm512_set1_ps(0.2677327066696318f), h, _mm512_set1_ps(0.6666752629554217f));
-    __m512 q = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0.08884797957117004f), h2, mid), h2, lo);
-    __m512 p = _mm512_fmadd_ps(h2, q, _mm512_add_ps(h, h));
-    /* j's low mantissa bits are k: 2^k = (k + 127) << 23 */
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(j),
-                                     _mm512_castps_si512(shifter)), _mm512_set1_epi32(127)), 23);
-    __m512 two_k = _mm512_castsi512_ps(bits);
-    __m512 e = _mm512_fmadd_ps(two_k, p, _mm512_sub_ps(two_k, one));
-    __m512 r = _mm512_div_ps(one, _mm512_add_ps(e, two));
-    __m512 t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, one, _CMP_GE_OQ), _mm512_mul_ps(e, r),
-                                    _mm512_fnmadd_ps(two, r, one));
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(magnitude, _mm512_castps_si512(t),
-                                                         _mm512_castps_si512(v), 0xca));
+
+/* nd_tanh_short_vn over n floats in place (a partial last vector through a padded copy). */
+static inline void nd_tanh_short_array(float* p, nd_index n) {
+    nd_index f = 0;
+    for (; f + ND_LANES <= n; f += ND_LANES) nd_vnstore(p + f, nd_tanh_short_vn(nd_vnload(p + f)));
+    if (f < n) {
+        float tail[ND_LANES] = {0};
+        memcpy(tail, p + f, (size_t)(n - f) * sizeof(float));
+        nd_vnstore(tail, nd_tanh_short_vn(nd_vnload(tail)));
+        memcpy(p + f, tail, (size_t)(n - f) * sizeof(float));
+    }
 }
-/* A vector tanh over n floats in place; a partial last vector by mask. */
-#define ND_TANH_OVER_ARRAY(name, tanh_v)                                                    \
-static inline void name(float* p, nd_index n) {                                             \
-    nd_index f = 0;                                                                         \
-    for (; f + 16 <= n; f += 16)                                                            \
-        _mm512_storeu_ps(p + f, tanh_v(_mm512_loadu_ps(p + f)));                            \
-    if (f < n) {                                                                            \
-        __mmask16 m = (__mmask16) ((1u << (n - f)) - 1u);                                   \
-        _mm512_mask_storeu_ps(p + f, m, tanh_v(_mm512_maskz_loadu_ps(m, p + f)));           \
-    }                                                                                       \
-}
-ND_TANH_OVER_ARRAY(nd_tanh_avx512, nd_tanh_v)
-ND_TANH_OVER_ARRAY(nd_tanh_short_array, nd_tanh_short_v)
-#else
-#define ND_TANH_AVX512 0
-static inline void nd_tanh_avx512(float* p, nd_index n) { (void)p; (void)n; }
-static inline void nd_tanh_short_array(float* p, nd_index n) { (void)p; (void)n; }
-#endif
 
 /* tanh without libm: vectorisable, max relative error ~1.2e-7 (~2 ulp; tested against np.tanh).
 
@@ -109,12 +66,8 @@ static inline void nd_tanh_short_array(float* p, nd_index n) { (void)p; (void)n;
    k <= 26 so 2^k is an exact integer power of two. */
 static inline void nd_tanh_tile(float* v, nd_index n) {
     nd_index f;
-    int32_t ki;
+    int32_t ki, bits;
     float x, y, kf, r, pm1, two_k, e, q, sel, d, t;
-    if (ND_TANH_AVX512) {
-        nd_tanh_avx512(v, n);
-        return;
-    }
     for (f = 0; f < n; f++) {
         x = nd_clamp_posf(fabsf(v[f]), (float)9.1);
         y = (float)2.0 * x;
@@ -125,7 +78,10 @@ static inline void nd_tanh_tile(float* v, nd_index n) {
         pm1 = r + ((r * r) * ((float)0.5 + (r * ((float)0.16666666666666666 + (r * (
             (float)0.041666666666666664 + (r * ((float)0.008333333333333333 + (r * (
                 (float)0.001388888888888889 + (r * (float)0.0001984126984126984)))))))))));
-        two_k = (float)(((int32_t)1) << ki);
+        /* 2^k (0 <= k <= 26) from its bit pattern: a constant shift, which SSE2 vectorises too
+           (a variable 1 << k is AVX2's per-lane shift) */
+        bits = (ki + 127) << 23;
+        memcpy(&two_k, &bits, 4);
         e = (two_k * pm1) + (two_k - (float)1.0);
         /* One division, two forms: E q is accurate for small x, 1 - 2q near 1 (where E q would
            wobble by an ulp and break monotonicity). Blended arithmetically (one term is exactly

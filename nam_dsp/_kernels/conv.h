@@ -28,52 +28,67 @@ static float nd_zeros[ND_CHUNK + 2 * ND_TILE];
                   + nd_vload(add + (o + (R)) * add_stride + t0 + (OFF)));                        \
     } while (0)
 
+/* ND_CONV_STORE for one native vector at frame t. */
+#define ND_CONV_STORE_N(acc, R, t) do {                                                          \
+        float bo = bias != NULL ? bias[o + (R)] : (float)0.0;                                    \
+        float mo = mix != NULL ? mix[o + (R)] : (float)0.0;                                      \
+        nd_vnstore(out + (o + (R)) * out_stride + (t),                                           \
+                   ((acc) + (bo + (mo * nd_vnload(cond + (t)))))                                 \
+                   + nd_vnload(add + (o + (R)) * add_stride + (t)));                             \
+    } while (0)
+
 /* 4 rows x 1 tile of frames. Per tap, the sum over input channels runs in two chains (even and
    odd channels) that are then added to the total: short dependency chains for the FMA units,
-   and half the float32 rounding growth of one long sum. */
+   and half the float32 rounding growth of one long sum. The 12 accumulators are native vectors
+   and the tile is done one native vector at a time (AVX-512: the whole tile; AVX2: halves;
+   SSE2 / NEON: quarters), so they fit in 16 registers; every frame gets the same operations in
+   the same order on every instruction set. */
 static inline void nd_conv_4x1(ND_CONV_ARGS) {
-    nd_vfloat a0, a1, a2, a3, p0, p1, p2, p3, q0, q1, q2, q3, x0, x1;
-    int i, k;
+    nd_vn a0, a1, a2, a3, p0, p1, p2, p3, q0, q1, q2, q3, x0, x1;
+    int i, k, sub;
     const float* s;
     const float* wp;
-    a0 = nd_vzero(); a1 = nd_vzero(); a2 = nd_vzero(); a3 = nd_vzero();
-    for (k = 0; k < k_taps; k++) {
-        p0 = nd_vzero(); p1 = nd_vzero(); p2 = nd_vzero(); p3 = nd_vzero();
-        q0 = nd_vzero(); q1 = nd_vzero(); q2 = nd_vzero(); q3 = nd_vzero();
-        i = 0;
-        while (i + 1 < n_in) {
-            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil;
-            wp = w + o * w_row + i * k_taps + k;
-            x0 = nd_vload(s);
-            x1 = nd_vload(s + src_stride);
-            p0 = p0 + wp[0] * x0;
-            p1 = p1 + wp[w_row] * x0;
-            p2 = p2 + wp[2 * w_row] * x0;
-            p3 = p3 + wp[3 * w_row] * x0;
-            q0 = q0 + wp[k_taps] * x1;
-            q1 = q1 + wp[w_row + k_taps] * x1;
-            q2 = q2 + wp[2 * w_row + k_taps] * x1;
-            q3 = q3 + wp[3 * w_row + k_taps] * x1;
-            i += 2;
+    for (sub = 0; sub < ND_SUB; sub++) {
+        const nd_index t = t0 + sub * ND_LANES;
+        a0 = nd_vnzero(); a1 = nd_vnzero(); a2 = nd_vnzero(); a3 = nd_vnzero();
+        for (k = 0; k < k_taps; k++) {
+            p0 = nd_vnzero(); p1 = nd_vnzero(); p2 = nd_vnzero(); p3 = nd_vnzero();
+            q0 = nd_vnzero(); q1 = nd_vnzero(); q2 = nd_vnzero(); q3 = nd_vnzero();
+            i = 0;
+            while (i + 1 < n_in) {
+                s = src + i * src_stride + t - (k_taps - 1 - k) * dil;
+                wp = w + o * w_row + i * k_taps + k;
+                x0 = nd_vnload(s);
+                x1 = nd_vnload(s + src_stride);
+                p0 = p0 + wp[0] * x0;
+                p1 = p1 + wp[w_row] * x0;
+                p2 = p2 + wp[2 * w_row] * x0;
+                p3 = p3 + wp[3 * w_row] * x0;
+                q0 = q0 + wp[k_taps] * x1;
+                q1 = q1 + wp[w_row + k_taps] * x1;
+                q2 = q2 + wp[2 * w_row + k_taps] * x1;
+                q3 = q3 + wp[3 * w_row + k_taps] * x1;
+                i += 2;
+            }
+            if (i < n_in) {
+                s = src + i * src_stride + t - (k_taps - 1 - k) * dil;
+                wp = w + o * w_row + i * k_taps + k;
+                x0 = nd_vnload(s);
+                p0 = p0 + wp[0] * x0;
+                p1 = p1 + wp[w_row] * x0;
+                p2 = p2 + wp[2 * w_row] * x0;
+                p3 = p3 + wp[3 * w_row] * x0;
+            }
+            a0 = a0 + (p0 + q0);
+            a1 = a1 + (p1 + q1);
+            a2 = a2 + (p2 + q2);
+            a3 = a3 + (p3 + q3);
         }
-        if (i < n_in) {
-            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil;
-            wp = w + o * w_row + i * k_taps + k;
-            x0 = nd_vload(s);
-            p0 = p0 + wp[0] * x0;
-            p1 = p1 + wp[w_row] * x0;
-            p2 = p2 + wp[2 * w_row] * x0;
-            p3 = p3 + wp[3 * w_row] * x0;
-        }
-        a0 = a0 + (p0 + q0);
-        a1 = a1 + (p1 + q1);
-        a2 = a2 + (p2 + q2);
-        a3 = a3 + (p3 + q3);
+        ND_CONV_STORE_N(a0, 0, t);
+        ND_CONV_STORE_N(a1, 1, t);
+        ND_CONV_STORE_N(a2, 2, t);
+        ND_CONV_STORE_N(a3, 3, t);
     }
-    ND_CONV_STORE(a0, 0, 0);
-    ND_CONV_STORE(a1, 1, 0);
-    ND_CONV_STORE(a2, 2, 0);
-    ND_CONV_STORE(a3, 3, 0);
 }
 
 /* 2 rows x 2 tiles of frames: 4 vector accumulators. */

@@ -49,12 +49,12 @@ static inline void nd_acc_start(nd_ring* acc, int rows, const float* head_in, nd
 }
 
 /* One ungated layer at width c <= ND_NARROW_MAX: conv + bias + mixin into z, the activation in
-   place, then head sum, 1x1 and residual in one pass (dst NULL: no residual needed). With tanh
-   on an AVX-512 build, one pass does it all with the short-chain tanh in registers. */
+   place, then head sum, 1x1 and residual in one pass (dst NULL: no residual needed). With tanh,
+   one pass does it all with the short-chain tanh in registers. */
 static inline void nd_narrow_layer(nd_array* a, nd_layer* L, int c, const float* cond,
                                    nd_index n_pad, float* dst, nd_index dst_stride, float* z) {
     nd_ring* h = &L->hist;
-    if (ND_TANH_AVX512 && L->act == ND_ACT_TANH) {
+    if (L->act == ND_ACT_TANH) {
         nd_narrow_tanh_pass(c, n_pad, L->w, a->channels * L->k_taps, L->k_taps, L->dil,
                             h->data + h->pos, h->stride, L->b, L->m, cond, a->acc.data + a->acc.pos,
                             a->acc.stride, L->u_w, a->channels, L->u_b, dst, dst_stride);
