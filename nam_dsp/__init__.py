@@ -7,7 +7,8 @@
 
 from .engine import (ContainerModel, LinearModel, LSTMModel, Model, WaveNetModel, from_spec, load,
                      render)
-from .errors import AudioFileError, NamDspError, NamFileError, UnsupportedFeatureError, WidthError
+from ._kernels import isa
+from .errors import AudioFileError, IsaError, NamDspError, NamFileError, UnsupportedFeatureError, WidthError
 from .nam_file import load_spec
 from .nam_writer import save_spec
 from .presets import preset
@@ -16,8 +17,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "load", "render", "from_spec", "load_spec", "save_spec", "preset", "load_default", "default_model_path",
+    "isa",
     "Model", "WaveNetModel", "LSTMModel", "LinearModel", "ContainerModel",
-    "NamDspError", "NamFileError", "UnsupportedFeatureError", "WidthError", "AudioFileError",
+    "NamDspError", "NamFileError", "UnsupportedFeatureError", "WidthError", "AudioFileError", "IsaError",
 ]
 
 

@@ -28,6 +28,7 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
+from . import _kernels
 from .engine import Model, from_spec
 
 #: RMS level of the benchmark signal: -20 dBFS, a typical guitar DI level.
@@ -99,6 +100,8 @@ class BlockTiming:
         Duration of the timed signal.
     xrt_cpu : float
         Audio seconds per second of the thread's CPU time over the timed loop.
+    isa : str
+        The kernels' instruction-set variant (``nam_dsp.isa()``: baseline, avx2, avx512, neon).
     """
 
     width: Optional[int]
@@ -110,6 +113,7 @@ class BlockTiming:
     sample_rate: float
     audio_seconds: float
     xrt_cpu: float
+    isa: str
 
     @property
     def deadline_us(self) -> float:
@@ -170,7 +174,7 @@ def time_blocks(model: Model, signal: np.ndarray, block_size: int) -> BlockTimin
                        xrt=audio_seconds / (wall_ns * 1e-9), p50_us=p50_ns * 1e-3,
                        p99_us=p99_ns * 1e-3, block_size=block_size,
                        sample_rate=model.sample_rate, audio_seconds=audio_seconds,
-                       xrt_cpu=audio_seconds / (cpu_ns * 1e-9))
+                       xrt_cpu=audio_seconds / (cpu_ns * 1e-9), isa=_kernels.isa())
 
 
 #: Rounds of :func:`interleaved_block_times`: each width's best of this many.
@@ -197,22 +201,61 @@ def interleaved_block_times(spec, widths: Sequence[Optional[int]], block_size: i
     dict
         width -> seconds per ``block_size``-sample block (best round).
     """
-    signal = bench_signal(seconds, spec.sample_rate, block_size, seed)
+    models = {width: from_spec(spec, width=width) for width in widths}
+    return best_round_block_times(models, bench_signal(seconds, spec.sample_rate, block_size, seed),
+                                  block_size, rounds)
+
+
+def best_round_block_times(models: dict, signal: np.ndarray, block_size: int,
+                           rounds: int = INTERLEAVED_ROUNDS) -> dict:
+    """Seconds per block of each of ``models`` (key -> anything with ``process(x, out)``),
+    streaming ``signal`` in turn, round after round; each keeps its best round (round 0 warms
+    every model up). The core of :func:`interleaved_block_times`."""
     blocks = cut_blocks(signal, np.empty_like(signal), block_size)
     n_blocks = len(blocks)
-    models = {width: from_spec(spec, width=width) for width in widths}
-    best = {width: float("inf") for width in widths}
+    best = {key: float("inf") for key in models}
     clock = time.perf_counter_ns
-    for round_index in range(rounds + 1):  # round 0 warms every model up
-        for width, model in models.items():
+    for round_index in range(rounds + 1):
+        for key, model in models.items():
             process = model.process
             t0 = clock()
             for block, block_out in blocks:
                 process(block, block_out)
             elapsed = (clock() - t0) * 1e-9 / n_blocks
             if round_index:
-                best[width] = min(best[width], elapsed)
+                best[key] = min(best[key], elapsed)
     return best
+
+
+def interleaved_isa_block_times(cases: dict, isas: Sequence[str], block_size: int, *,
+                                rounds: int = INTERLEAVED_ROUNDS,
+                                seconds: float = INTERLEAVED_SECONDS, seed: int = 0,
+                                extra: Optional[dict] = None) -> dict:
+    """Seconds per block of every case under every instruction-set variant, all interleaved.
+
+    ``cases`` maps a name to ``(spec, width)``; one model per (variant, case) is built with
+    that variant (``nam_dsp._kernels.use_isa``) and all of them take turns as in
+    :func:`interleaved_block_times`, so the variants' ratios come from one run. ``extra``:
+    more models (key -> anything with ``process(x, out)``) to time in the same rounds.
+
+    Returns
+    -------
+    dict
+        (isa, case name) -> seconds per ``block_size``-sample block (best round).
+    """
+    previous = _kernels.isa()
+    models = {}
+    try:
+        for isa in isas:
+            _kernels.use_isa(isa)
+            for name, (spec, width) in cases.items():
+                models[(isa, name)] = from_spec(spec, width=width)
+    finally:
+        _kernels.use_isa(previous)
+    models.update(extra or {})
+    rates = {spec.sample_rate for spec, _ in cases.values()}
+    return best_round_block_times(models, bench_signal(seconds, max(rates), block_size, seed),
+                                  block_size, rounds)
 
 
 #: Alternating one-thread / T-thread runs in :func:`bench_spec`; each keeps its best. Each run

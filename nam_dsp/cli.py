@@ -33,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from . import DEFAULT_MODEL_NAME, __version__, default_model_path
+from ._kernels import available_isas, isa as isa_in_use
 from .arg_types import positive_float, positive_int
 from .benchmark import bench_spec
 from .cli_errors import options_at_fault
@@ -211,9 +212,11 @@ AUDIO_MAGIC = {b"RIFF": "WAV", b"fLaC": "FLAC", b"OggS": "Ogg", b"FORM": "AIFF",
 def cmd_info(args) -> int:
     args.model = model_file(args.model)
     info = describe(load_spec(args.model))
+    isa = isa_in_use()   # the kernels' instruction-set variant (IsaError when NAM_DSP_ISA is unusable)
     if args.json:
-        print(json.dumps({"path": args.model, **info}, indent=2))
+        print(json.dumps({"path": args.model, **info, "isa": isa}, indent=2))
     else:
+        print(f"kernels: {isa} (this CPU runs {', '.join(available_isas())}; NAM_DSP_ISA chooses)")
         print(format_info(args.model, info))
     return 0
 
@@ -313,7 +316,8 @@ def format_bench(title: str, rows: List[dict], slimmable: bool = True) -> str:
     return "\n".join([
         title,
         f"{first['block_size']}-sample blocks at {first['sample_rate']:g} Hz (deadline "
-        f"{first['deadline_us']:.0f} us per block), {first['audio_seconds']:.2f} s of noise per width",
+        f"{first['deadline_us']:.0f} us per block), {first['audio_seconds']:.2f} s of noise per width, "
+        f"{first['isa']} kernels",
         _table(header, lines)])
 
 

@@ -82,3 +82,7 @@ class AudioError(_NamesSettings, NamDspError, RuntimeError):
     """The audio system or the live player refused: no such device, a rate the device does not
     run, a stream that failed, a player setting it cannot use (``settings``: the
     :class:`~nam_dsp.realtime.player.Player` arguments at fault, e.g. ``("output_device",)``)."""
+
+
+class IsaError(NamDspError, RuntimeError):
+    """The instruction-set variant asked for (``NAM_DSP_ISA``) is unknown or this CPU cannot run it."""
