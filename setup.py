@@ -4,6 +4,7 @@ Local builds use -O3 and this machine's vector instructions (-march=native), whi
 on the kernels. Set NAM_DSP_PORTABLE=1 for a build that runs on any x86-64 / aarch64 CPU.
 """
 
+import glob
 import os
 import platform
 import sys
@@ -32,7 +33,8 @@ extensions = [
     Extension(
         "nam_dsp._kernels",
         ["nam_dsp/_kernels.pyx"],
-        include_dirs=[numpy.get_include()],
+        include_dirs=[numpy.get_include(), "nam_dsp"],
+        depends=glob.glob("nam_dsp/_kernels/*.h"),
         extra_compile_args=compile_args(),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _packing
 from .errors import NamDspError, WidthError
 from .nam_file import load_spec, save_spec
 from .spec import ContainerSpec, LinearSpec, LSTMSpec, WaveNetSpec
@@ -146,7 +146,7 @@ class WaveNetModel(Model):
     def __init__(self, spec: WaveNetSpec, width: Optional[int] = None):
         super().__init__(spec)
         initial = spec.full_width if width is None else spec.check_width(width)
-        self._kernel = _kernels.WaveNetKernel(spec, initial)
+        self._kernel = _kernels.WaveNetKernel(_packing.pack_wavenet(spec), initial)
         # The per-block entry point is the kernel's own method: argument checks, the pending
         # width and the GIL-free run happen in one compiled call, with no Python frame.
         self.process = self._kernel.process
@@ -226,7 +226,7 @@ class LinearModel(Model):
 
     def __init__(self, spec: LinearSpec):
         super().__init__(spec)
-        self._kernel = _kernels.LinearKernel(spec)
+        self._kernel = _kernels.LinearKernel(*_packing.pack_linear(spec))
         self.process = self._kernel.process
         self.reset()
 

@@ -53,7 +53,7 @@ ACTIVATIONS = {
     "Identity": False,
     "PReLU": True,  # per-channel negative slopes
 }
-# Integer codes shared with the Cython kernels (keep in step with _kernels.pyx).
+# Integer codes shared with the C kernels (keep in step with nam_dsp/_kernels/common.h).
 ACTIVATION_CODES = {
     "Identity": 0,
     "Tanh": 1,
@@ -116,7 +116,7 @@ class Activation:
 
     @property
     def is_extended(self) -> bool:
-        """Needs the general kernel path (per-channel slopes, or a LeakyHardtanh other than the
+        """Needs the extended (A2) kernel path (per-channel slopes, or a LeakyHardtanh other than the
         symmetric one on [-1, 1])."""
         if self.name == "PReLU":
             return True
@@ -237,7 +237,7 @@ class LayerArray:
 
     @property
     def is_extended(self) -> bool:
-        """Needs the general kernel path (bottleneck != channels or any layer extension)."""
+        """Needs the extended (A2) kernel path (bottleneck != channels or any layer extension)."""
         return self.bottleneck != self.channels or any(layer.is_extended for layer in self.layers)
 
 

@@ -203,7 +203,7 @@ def _tanh_inputs() -> np.ndarray:
 TANHS = [pytest.param(_kernels.tanh_array, id="tanh"),
          pytest.param(_kernels.tanh_short_array, id="narrow-tanh", marks=pytest.mark.skipif(
              _kernels.tanh_short_array(np.zeros(1, np.float32)) is None,
-             reason="no AVX-512 in this build: narrow layers use the general tanh"))]
+             reason="no AVX-512 in this build: narrow layers use tanh_array"))]
 
 
 @pytest.fixture(scope="module", params=TANHS)

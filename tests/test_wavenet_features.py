@@ -5,7 +5,7 @@ are exercised too) using one extension: grouped dilated convs (``groups_input``)
 mixins (``groups_input_mixin``), grouped layer 1x1s, a bottleneck different from the channel
 count, ``head1x1`` (grouped, feeding the next array's head), each of the eight FiLM sites (with and
 without shift, grouped), PReLU and ranged LeakyHardtanh, and finally everything at once with a
-condition model that uses them too. The engine runs them on its general layer path; the output
+condition model that uses them too. The engine runs them on its extended (A2) path; the output
 must match ``nam_dsp.reference`` and be bit-identical for any block partition.
 
 NAM Core's own fixture (``wavenet_a2_max.nam``) is checked against NAM Core's render in
@@ -201,7 +201,7 @@ def test_two_arrays_where_head1x1_feeds_the_next_head(signal):
 
 @pytest.mark.parametrize("gating", ["none", "gated", "blended"])
 def test_layer1x1_post_film_acts_only_in_blended_layers(gating, signal):
-    # (activation_post_film keeps the layer on the general path once the other film is gone)
+    # (activation_post_film keeps the layer on the extended path once the other film is gone)
     d = model([array_config(channels=3, gating=gating, films={"layer1x1_post_film": (True, 1),
                                                               "activation_post_film": (True, 1)})], seed=41)
     spec = nam_file.from_dict(d)
@@ -305,7 +305,7 @@ def test_a_featured_slimmable_model_runs_only_at_full_width(signal):
     assert m.width == 4
 
 
-def test_plain_models_do_not_take_the_general_path(shared_data):
+def test_plain_models_do_not_take_the_extended_path(shared_data):
     for name in ("a1-standard", "a2-full", "slimmable-paper"):
         assert not nam_dsp.preset(name).is_extended
     for path in sorted(shared_data.glob("models/*/*.nam")):
