@@ -13,10 +13,10 @@ Steps (each prints what it did and how long it took):
     tools/wheel_smoke.py in it, run from outside the source tree: the dispatcher picks this CPU's
     best variant, each runnable variant can be forced with NAM_DSP_ISA and renders alike, one the
     CPU lacks is refused.
- 4. Where qemu-x86_64-static exists (Debian's qemu-user-static): the same installed wheel under
-    an emulated CPU without AVX (Westmere), which must pick `baseline` and render what the forced
-    baseline variant renders natively; a wheel built with -march=native dies there of SIGILL.
-    (QEMU's TCG has no AVX-512, so the avx512 variant can run only on a CPU that has it.)
+ 4. Where qemu-x86_64-static exists (Debian's qemu-user-static): the same installed wheel on
+    emulated CPUs: Westmere (no AVX) must pick `baseline`, Haswell `avx2`, each rendering exactly
+    what that variant, forced, renders natively. A wheel built with -march=native dies of SIGILL
+    there. (QEMU's TCG has no AVX-512: the avx512 variant runs only on a CPU that has it.)
 
 Needs network access to the package index (the build's isolated environment, auditwheel, the
 fresh venv's numpy/scipy/soundfile). Takes a few minutes: not part of CI (see tests/test_wheel.py).
@@ -120,22 +120,29 @@ def main(argv=None) -> int:
             sys.stderr.write(smoke.stderr[-3000:])
             raise SystemExit("check_wheel: the installed wheel failed its smoke checks")
 
-        # 4. the same wheel on an emulated CPU without AVX
+        # 4. the same wheel on emulated older CPUs
         qemu = shutil.which("qemu-x86_64-static") or shutil.which("qemu-x86_64")
         if qemu and os.uname().machine == "x86_64":
-            baseline = work / "baseline.f32"
-            run([python, SMOKE, "--single", "--save", baseline, *smoke_flags], what="native baseline render",
-                cwd=work, env=dict(os.environ, NAM_DSP_ISA="baseline"))
-            emulated = run([qemu, "-cpu", "Westmere", python, SMOKE, "--single", "--expect", "baseline",
-                            "--reference", baseline, *smoke_flags], what="wheel_smoke.py under qemu -cpu Westmere",
-                           cwd=work, check=False)
-            print(emulated.stdout.rstrip())
-            if emulated.returncode != 0:
-                sys.stderr.write(emulated.stderr[-3000:])
-                raise SystemExit(f"check_wheel: under an emulated CPU without AVX the wheel failed "
-                                 f"(exit {emulated.returncode}; -4 is SIGILL: code built for a newer CPU)")
-        elif not qemu:
-            print("  skipped: the emulated no-AVX CPU check (no qemu-x86_64-static: apt-get install qemu-user-static)")
+            sys.path.insert(0, str(SMOKE.parent))
+            from wheel_smoke import runnable_variants
+            cpus = [("Westmere", "baseline")]
+            if not args.allow_no_dispatch and "avx2" in runnable_variants():
+                cpus.append(("Haswell", "avx2"))
+            for cpu, isa in cpus:
+                reference = work / f"{isa}.f32"
+                run([python, SMOKE, "--single", "--save", reference, *smoke_flags],
+                    what=f"native render, NAM_DSP_ISA={isa}", cwd=work, env=dict(os.environ, NAM_DSP_ISA=isa))
+                emulated = run([qemu, "-cpu", cpu, python, SMOKE, "--single", "--expect", isa,
+                                "--reference", reference, *smoke_flags],
+                               what=f"wheel_smoke.py under qemu -cpu {cpu}", cwd=work, check=False,
+                               env={k: v for k, v in os.environ.items() if k != "NAM_DSP_ISA"})
+                print(emulated.stdout.rstrip())
+                if emulated.returncode != 0:
+                    sys.stderr.write(emulated.stderr[-3000:])
+                    raise SystemExit(f"check_wheel: on an emulated {cpu} the wheel failed (exit "
+                                     f"{emulated.returncode}; -4 is SIGILL: code built for a newer CPU)")
+        else:
+            print("  skipped: the emulated-CPU checks (no qemu-x86_64-static: apt-get install qemu-user-static)")
         print(f"check_wheel: {repaired.name} passed")
         return 0
     finally:

@@ -107,6 +107,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reference", help="a render (raw float32 file) the default variant must "
                         "match within 1e-5 relative RMS")
     parser.add_argument("--save", help="write the default variant's render here")
+    parser.add_argument("--source-tree", action="store_true",
+                        help="nam_dsp may come from a source tree (a cross-built one, not a wheel)")
     parser.add_argument("--allow-no-dispatch", action="store_true",
                         help="accept a build without nam_dsp.isa() (before run-time dispatch existed)")
     args = parser.parse_args(argv)
@@ -120,7 +122,8 @@ def main(argv=None) -> int:
     runnable = runnable_variants()
     expected = args.expect or runnable[-1]
     isa, where, default = render(None, args.single)
-    check("site-packages" in where or "dist-packages" in where, f"nam_dsp imported from {where}")
+    check(args.source_tree or "site-packages" in where or "dist-packages" in where,
+          f"nam_dsp imported from {where}")
     if isa == "no-dispatch":
         check(args.allow_no_dispatch, "nam_dsp.isa() exists (this build has no run-time dispatch)")
     else:
