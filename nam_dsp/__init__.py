@@ -7,16 +7,17 @@
 
 from .engine import (ContainerModel, LinearModel, LSTMModel, Model, WaveNetModel, from_spec, load,
                      render)
-from .errors import AudioFileError, NamDspError, NamFileError, UnsupportedFeatureError, WidthError
+from ._kernels import isa
+from .errors import AudioFileError, IsaError, NamDspError, NamFileError, UnsupportedFeatureError, WidthError
 from .nam_file import load_spec, save_spec
 from .spec import preset
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "render", "from_spec", "load_spec", "save_spec", "preset", "load_default",
+    "load", "render", "from_spec", "load_spec", "save_spec", "preset", "load_default", "isa",
     "Model", "WaveNetModel", "LSTMModel", "LinearModel", "ContainerModel",
-    "NamDspError", "NamFileError", "UnsupportedFeatureError", "WidthError", "AudioFileError",
+    "NamDspError", "NamFileError", "UnsupportedFeatureError", "WidthError", "AudioFileError", "IsaError",
 ]
 
 

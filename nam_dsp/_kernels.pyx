@@ -13,107 +13,73 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy, memmove, memset
 from libc.math cimport isfinite
 cimport numpy as cnp
+import os
+
 import numpy as np
+
+from nam_dsp.errors import IsaError
 
 
 cnp.import_array()
 
-cdef extern from "stdlib.h" nogil:
-    int posix_memalign(void **memptr, size_t alignment, size_t size)
+# ---------------------------------------------------------------------------------------------
+# Instruction-set variants: one table of kernels per variant, chosen at import
+# ---------------------------------------------------------------------------------------------
 
-cdef extern from "_kernels/common.h" nogil:
-    enum:
-        TILE "ND_TILE"
-        CHUNK "ND_CHUNK"
-        ACT_PRELU "ND_ACT_PRELU"
-        ACT_SILU "ND_ACT_SILU"
-        N_FILM "ND_N_FILM"
-    float nd_selectf(int c, float a, float b)
-    Py_ssize_t round_up "nd_round_up"(Py_ssize_t n, Py_ssize_t m)
+ISA_NAMES = ("baseline", "avx2", "avx512", "neon")
+cdef const KernelTable* _table_in_use = NULL
+_isa_error = None   # why no variant is in use (NAM_DSP_ISA asked for one this CPU cannot run)
 
-cdef extern from "_kernels/activations.h" nogil:
-    bint ND_TANH_AVX512
-    ctypedef struct ActK "nd_act_k":
-        int code
-        float param, lo, hi, lo_slope, hi_slope
-        const float* slopes
-    void tanh_tile "nd_tanh_tile"(float* v, Py_ssize_t n)
-    void nd_tanh_short_array(float* p, Py_ssize_t n)
-    void activation_tile "nd_activation_tile"(float* v, Py_ssize_t n, int code, float param)
-    void silu_tile "nd_silu_tile"(float* v, const float* pre, Py_ssize_t n)
-    void act_rows "nd_act_rows"(const ActK* A, float* v, const float* pre, int rows, Py_ssize_t n_pad)
 
-cdef extern from "_kernels/wavenet.h" nogil:
-    ctypedef struct Ring "nd_ring":
-        float* data
-        Py_ssize_t stride, cap, pos, lookback
-    ctypedef struct LayerK "nd_layer":
-        int k_taps, dil, act, gate_act, gating
-        float act_param, gate_param
-        const float* w
-        const float* b
-        const float* m
-        const float* u_w
-        const float* u_b
-        Ring hist
-        float* silence
-    ctypedef struct ArrayK "nd_array":
-        int channels, in_size, head_size, head_k, n_layers
-        LayerK* layers
-        const float* rechannel
-        const float* head_w
-        const float* head_b
-        Ring acc
-        float* acc_silence
-        float* residual
-        float* head_out
-    void ring_fill_rows "nd_ring_fill_rows"(Ring* r, int row_from, int row_to, const float* values)
-    void array_chunk "nd_array_chunk"(ArrayK* a, int width, const float* stream,
-                                      Py_ssize_t stream_stride, const float* head_in,
-                                      const float* cond, int cond_rows, Py_ssize_t n,
-                                      bint need_residual, float* z, float* act, float* zmix)
+def compiled_isas() -> list:
+    """The variants this build carries, least to most capable (x86-64: baseline, avx2, avx512)."""
+    return [nd_variant(i).name.decode() for i in range(nd_n_variants())]
 
-cdef extern from "_kernels/wavenet_extended.h" nogil:
-    ctypedef struct GConv "nd_gconv_k":
-        const float* w
-        const float* b
-        int n_out, n_in, groups, k_taps
-    ctypedef struct FiLMK "nd_film_k":
-        GConv conv
-        int rows
-        bint shift
-    ctypedef struct XLayerK "nd_xlayer":
-        GConv conv
-        GConv mixin
-        GConv l1
-        GConv h1
-        FiLMK film[N_FILM]
-        bint has_film[N_FILM]
-        ActK act
-        ActK gate
-    ctypedef struct XArrayK "nd_xarray":
-        bint extended
-        int bottleneck
-        int acc_rows
-        XLayerK* layers
-    ctypedef struct XScratch "nd_xscratch":
-        float* cur
-        float* nxt
-        float* z
-        float* mix
-        float* act
-        float* film
-        float* condf
-        float* l1
-        float* h1
-    void array_chunk_extended "nd_array_chunk_extended"(ArrayK* a, XArrayK* xa, const float* stream,
-            Py_ssize_t stream_stride, const float* head_in, const float* cond, Py_ssize_t n,
-            bint need_residual, XScratch* s)
 
-cdef extern from "_kernels/linear.h" nogil:
-    long long linear_run "nd_linear_run"(const float* w, Py_ssize_t taps, float bias, float* hist,
-                                         Py_ssize_t cap, Py_ssize_t* pos, const float* x, float* y,
-                                         Py_ssize_t n)
+def available_isas() -> list:
+    """The variants this CPU can run, least to most capable."""
+    return [name for i, name in enumerate(compiled_isas()) if nd_cpu_runs(i)]
+
+
+def use_isa(name=None) -> str:
+    """Run kernels made from now on with variant ``name`` (None: the best this CPU runs).
+
+    Raises IsaError, naming the CPU's features, when the CPU cannot run it. Returns its name.
+    """
+    global _table_in_use, _isa_error
+    names = compiled_isas()
+    if name is None:
+        runnable = available_isas()
+        name = runnable[len(runnable) - 1]
+    elif name not in ISA_NAMES:
+        raise IsaError(f"NAM_DSP_ISA={name!r} is not an instruction-set variant; use one of "
+                       f"{', '.join(ISA_NAMES)}, or leave it unset for the best this CPU runs")
+    elif name not in names:
+        raise IsaError(f"NAM_DSP_ISA={name}: not an instruction set of this {ND_ARCH.decode()} CPU "
+                       f"(this build has {', '.join(names)})")
+    elif not nd_cpu_runs(names.index(name)):
+        raise IsaError(f"NAM_DSP_ISA={name}: this CPU cannot run it (its features: "
+                       f"{nd_cpu_features().decode()}); it runs {', '.join(available_isas())}")
+    _table_in_use = nd_variant(names.index(name))
+    _isa_error = None
+    return name
+
+
+def isa() -> str:
+    """The instruction-set variant new kernels use: baseline, avx2, avx512 or neon."""
+    return _table().name.decode()
+
+
+cdef const KernelTable* _table() except NULL:
+    if _table_in_use == NULL:
+        raise IsaError(_isa_error)
+    return _table_in_use
+
+
+try:
+    use_isa(os.environ.get("NAM_DSP_ISA", "").strip().lower() or None)
+except IsaError as exc:   # raised when a kernel is made, so the CLI can report it in one line
+    _isa_error = str(exc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,18 +153,20 @@ def tanh_array(x):
     cdef Py_ssize_t padded = ((n + TILE - 1) // TILE) * TILE
     cdef cnp.ndarray[cnp.float32_t, ndim=1] out = np.zeros(max(padded, TILE), dtype=np.float32)
     out[:n] = src
+    cdef const KernelTable* k = _table()
     with nogil:
-        tanh_tile(&out[0], padded)
+        k.tanh(&out[0], padded)
     return out[:n]
 
 
 def tanh_short_array(x):
-    """The narrow layers' tanh (AVX-512 builds) over a float32 copy of x, for the tests; None
-    where the build has no AVX-512 (narrow layers then use tanh_tile)."""
-    if not ND_TANH_AVX512:
+    """The narrow layers' tanh over a float32 copy of x, for the tests; None where the variant
+    in use has none (narrow layers then use tanh_array's)."""
+    cdef const KernelTable* k = _table()
+    if k.tanh_narrow == NULL:
         return None
     cdef cnp.ndarray[cnp.float32_t, ndim=1] out = np.ascontiguousarray(x, dtype=np.float32).ravel().copy()
-    nd_tanh_short_array(<float*> cnp.PyArray_DATA(out), out.shape[0])
+    k.tanh_narrow(<float*> cnp.PyArray_DATA(out), out.shape[0])
     return out
 
 
@@ -212,15 +180,16 @@ def activation_array(x, int code, float param=0.0):
     out[:n] = src
     pre[:n] = src
     cdef ActK prelu
+    cdef const KernelTable* k = _table()
     prelu.code = ACT_PRELU
     prelu.slopes = &param
     with nogil:
         if code == ACT_PRELU:
-            act_rows(&prelu, &out[0], &pre[0], 1, padded)   # one row, slope param
+            k.act_rows(&prelu, &out[0], &pre[0], 1, padded)   # one row, slope param
         else:
-            activation_tile(&out[0], padded, code, param)
+            k.activation(&out[0], padded, code, param)
         if code == ACT_SILU:
-            silu_tile(&out[0], &pre[0], padded)
+            k.silu(&out[0], &pre[0], padded)
     return out[:n]
 
 
@@ -383,6 +352,7 @@ cdef class WaveNetKernel(StreamKernel):
     cdef bint slimmable
     cdef XArrayK* xarrays      # per array: the A2 extensions (extended path) or extended = 0
     cdef XScratch xs           # the extended path's scratch (NULLs when no array needs it)
+    cdef const KernelTable* k  # the instruction-set variant this kernel runs
 
     def __cinit__(self):
         self.arrays = NULL
@@ -404,6 +374,7 @@ cdef class WaveNetKernel(StreamKernel):
         cdef XLayerK* X
         cdef cnp.ndarray weights = packed.weights
         cdef const float* base = <const float*> cnp.PyArray_DATA(weights)
+        self.k = _table()
         self._keep = weights
         self.n_arrays = len(packed.arrays)
         self.arrays = <ArrayK*> self._alloc((sizeof(ArrayK) * self.n_arrays + 3) // 4)
@@ -528,10 +499,10 @@ cdef class WaveNetKernel(StreamKernel):
                 stream_stride = wide
                 head_in = self.arrays[ai - 1].head_out
             if self.xarrays[ai].extended:
-                array_chunk_extended(a, &self.xarrays[ai], stream, stream_stride, head_in, cond, m,
+                self.k.array_chunk_extended(a, &self.xarrays[ai], stream, stream_stride, head_in, cond, m,
                                      ai < self.n_arrays - 1, &self.xs)
             else:
-                array_chunk(a, self._array_width(ai), stream, stream_stride, head_in, cond,
+                self.k.array_chunk(a, self._array_width(ai), stream, stream_stride, head_in, cond,
                             self.cond_rows, m, ai < self.n_arrays - 1, self.z, self.act, self.zmix)
 
     cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count_nonfinite) noexcept nogil:
@@ -958,10 +929,12 @@ cdef class LinearKernel(StreamKernel):
     cdef float* hist
     cdef Py_ssize_t taps, cap, pos
     cdef float bias
+    cdef const KernelTable* k
 
     def __init__(self, weights, float bias):
         """``weights``, ``bias``: from ``nam_dsp._packing.pack_linear``."""
         cdef cnp.ndarray taps = weights
+        self.k = _table()
         self.taps = cnp.PyArray_SIZE(taps)
         self.w = self._alloc(self.taps)
         memcpy(self.w, cnp.PyArray_DATA(taps), self.taps * sizeof(float))
@@ -975,7 +948,7 @@ cdef class LinearKernel(StreamKernel):
         self.pos = self.taps - 1
 
     cdef void _run(self, const float* x, float* y, Py_ssize_t n, bint count) noexcept nogil:
-        cdef long long bad = linear_run(self.w, self.taps, self.bias, self.hist, self.cap, &self.pos, x, y, n)
+        cdef long long bad = self.k.linear_run(self.w, self.taps, self.bias, self.hist, self.cap, &self.pos, x, y, n)
         if count:
             self.nonfinite_count += bad
 

@@ -43,3 +43,7 @@ class WidthError(NamDspError, ValueError):
 
 class AudioFileError(NamDspError, ValueError):
     """An audio file cannot be used (unreadable, wrong rate, wrong channel count, ...)."""
+
+
+class IsaError(NamDspError, RuntimeError):
+    """The instruction-set variant asked for (``NAM_DSP_ISA``) is unknown or this CPU cannot run it."""

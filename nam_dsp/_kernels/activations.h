@@ -193,15 +193,6 @@ static inline void nd_silu_tile(float* v, const float* pre, nd_index n) {
     for (f = 0; f < n; f++) v[f] = pre[f] * ((float)0.5 + ((float)0.5 * v[f]));
 }
 
-typedef struct {
-    int code;
-    float param;
-    float lo;              /* LeakyHardtanh: linear range [lo, hi], slopes below / above it */
-    float hi;
-    float lo_slope;
-    float hi_slope;
-    const float* slopes;   /* PReLU: one negative slope per row */
-} nd_act_k;
 
 /* Activation A in place over rows of v (each a copy of the same row of pre), ND_WIDE apart. */
 static inline void nd_act_rows(const nd_act_k* A, float* v, const float* pre, int rows, nd_index n_pad) {

@@ -12,7 +12,6 @@
    Entry points:
      nd_ring, nd_layer, nd_array          the state and weights (pointers the caller owns)
      nd_ring_make_room(r, rows, n)        rewind so n frames fit
-     nd_ring_fill_rows(r, from, to, v)    set rows' history windows to constants
      nd_array_chunk(a, width, stream, stream_stride, head_in, cond, cond_rows, n,
                     need_residual, z, act, zmix)
                                           run one layer array over n <= ND_CHUNK frames
@@ -25,47 +24,6 @@
 #include "conv.h"
 #include "narrow.h"
 
-typedef struct {
-    /* History of a channel-major signal: rows x cap frames, rows `stride` floats apart. */
-    float* data;
-    nd_index stride;
-    nd_index cap;
-    nd_index pos;        /* next frame to write */
-    nd_index lookback;   /* frames of history kept */
-} nd_ring;
-
-typedef struct {
-    int k_taps;
-    int dil;
-    int act;
-    int gate_act;
-    int gating;
-    float act_param;
-    float gate_param;
-    const float* w;       /* (G*C, C, K) full size */
-    const float* b;       /* (G*C,) */
-    const float* m;       /* (G*C, condition rows) */
-    const float* u_w;     /* (C, C) or NULL */
-    const float* u_b;     /* (C,) */
-    nd_ring hist;         /* this layer's input history */
-    float* silence;       /* (C,) the input's value on silence, per channel (after prewarm) */
-} nd_layer;
-
-typedef struct {
-    int channels;
-    int in_size;
-    int head_size;
-    int head_k;
-    int n_layers;
-    nd_layer* layers;
-    const float* rechannel;   /* (C, in) */
-    const float* head_w;      /* (head_size, acc rows, head_k) */
-    const float* head_b;      /* (head_size,) or NULL */
-    nd_ring acc;              /* head accumulator history (lookback head_k - 1) */
-    float* acc_silence;
-    float* residual;          /* (C, ND_WIDE): this array's residual output (next array's input) */
-    float* head_out;          /* (head_size, ND_WIDE) */
-} nd_array;
 
 /* Rewind so that n frames (plus a tile of padding) fit after pos; keeps `lookback` frames. */
 static inline void nd_ring_make_room(nd_ring* r, int rows, nd_index n) {
@@ -75,17 +33,6 @@ static inline void nd_ring_make_room(nd_ring* r, int rows, nd_index n) {
         memmove(r->data + i * r->stride, r->data + i * r->stride + r->pos - r->lookback,
                 r->lookback * sizeof(float));
     r->pos = r->lookback;
-}
-
-/* Set the history window of rows [row_from, row_to) to a constant per row. */
-static inline void nd_ring_fill_rows(nd_ring* r, int row_from, int row_to, const float* values) {
-    int i;
-    nd_index t;
-    float* row;
-    for (i = row_from; i < row_to; i++) {
-        row = r->data + i * r->stride;
-        for (t = r->pos - r->lookback; t < r->pos; t++) row[t] = values[i];
-    }
 }
 
 /* Start a chunk's head accumulator: the previous array's head output (rows ND_WIDE apart), or zero. */

@@ -17,52 +17,6 @@
 #include "conv.h"
 #include "wavenet.h"
 
-typedef struct {
-    /* A grouped conv: w compact (n_out, n_in / groups, k_taps) row-major, b (n_out,) or NULL. */
-    const float* w;
-    const float* b;
-    int n_out;             /* 0: inactive */
-    int n_in;
-    int groups;
-    int k_taps;
-} nd_gconv_k;
-
-typedef struct {
-    nd_gconv_k conv;       /* condition -> [scale; shift] (or scale only), with bias */
-    int rows;              /* rows of the modulated signal */
-    int shift;
-} nd_film_k;
-
-typedef struct {
-    nd_gconv_k conv;       /* channels -> G*B, dilated (dilation in nd_layer) */
-    nd_gconv_k mixin;      /* condition -> G*B, no bias */
-    nd_gconv_k l1;         /* B -> channels (n_out 0: inactive) */
-    nd_gconv_k h1;         /* B -> head1x1 outputs (n_out 0: inactive) */
-    nd_film_k film[ND_N_FILM];
-    int has_film[ND_N_FILM];
-    nd_act_k act;
-    nd_act_k gate;
-} nd_xlayer;
-
-typedef struct {
-    int extended;          /* 0: the array runs nd_array_chunk */
-    int bottleneck;
-    int acc_rows;          /* head accumulator rows: head1x1 outputs, or the bottleneck */
-    nd_xlayer* layers;
-} nd_xarray;
-
-typedef struct {
-    /* rows x ND_WIDE each, rows = the largest signal of any extended array */
-    float* cur;            /* the layer's input (residual stream) */
-    float* nxt;            /* the next layer's input */
-    float* z;
-    float* mix;
-    float* act;
-    float* film;           /* FiLM scale / shift */
-    float* condf;          /* FiLM-modulated condition */
-    float* l1;
-    float* h1;
-} nd_xscratch;
 
 /* out = g(src) (+ bias): each group of outputs reads only its own group of input rows. */
 static inline void nd_gconv(float* out, nd_index out_stride, const nd_gconv_k* g, nd_index n_pad,
