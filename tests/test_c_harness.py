@@ -1,7 +1,7 @@
 """The kernel headers' own C harness (tests/c/kernel_harness.c), once per instruction-set variant.
 
-Each variant setup.py builds is compiled here with that variant's flags (read from setup.py's
-VARIANTS) and run where this machine can: natively for the x86-64 variants the CPU has, and for
+Each variant setup.py builds (its VARIANTS) is compiled here from its own
+nam_dsp/_kernels/variant_<isa>.c with the flags setup.py gives it, and run where this machine can: natively for the x86-64 variants the CPU has, and for
 aarch64 with Debian's cross compiler (gcc-aarch64-linux-gnu) under qemu-aarch64-static
 (qemu-user-static). A variant the CPU lacks is still compiled, then skipped with the reason.
 The harness checks tanh against double tanh, nd_conv_rows against a double loop and
@@ -27,10 +27,6 @@ KERNELS = ROOT / "nam_dsp" / "_kernels"
 BASE_FLAGS = ["-O3", "-fno-strict-aliasing", "-ffp-contract=fast", "-fno-trapping-math", "-fno-math-errno",
               "--param=max-completely-peel-times=1", "-std=gnu11", "-Wall", "-Wno-psabi",
               "-Wno-unused-function", "-Werror=implicit-function-declaration"]
-# Before setup.py had VARIANTS (one build per machine): the flags the variants were to have.
-FALLBACK_VARIANTS = {"x86_64": {"baseline": ["-march=x86-64"], "avx2": ["-march=x86-64-v3"],
-                                "avx512": ["-march=x86-64-v4"]},
-                     "aarch64": {"baseline": ["-march=armv8-a"]}}
 # /proc/cpuinfo flags that -march=x86-64-v3 / -v4 code may use
 X86_LEVEL_FLAGS = {"avx2": {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"},
                    "avx512": {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}}
@@ -42,7 +38,7 @@ def setup_variants() -> dict[str, dict[str, list[str]]]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "VARIANTS" for t in node.targets):
             return ast.literal_eval(node.value)
-    return FALLBACK_VARIANTS
+    raise AssertionError("setup.py has no VARIANTS literal (machine -> variant -> flags)")
 
 
 def cpu_flags() -> set[str]:
@@ -74,18 +70,6 @@ def cannot_run_x86(variant: str) -> str | None:
     return None
 
 
-def variant_defines(variant: str) -> list[str]:
-    """What nam_dsp/_kernels/variant_<name>.c defines before including the headers, if it exists."""
-    path = KERNELS / f"variant_{variant}.c"
-    if not path.exists():
-        return []
-    defines = []
-    for name, value in re.findall(r"^\s*#\s*define\s+(ND_\w+)[ \t]*(.*?)\s*$", path.read_text(), re.MULTILINE):
-        if name.startswith("ND_ISA") or name.startswith("ND_USE") or name == "ND_VARIANT":
-            defines.append(f"-D{name}={value}" if value else f"-D{name}")
-    return defines
-
-
 CASES = []
 for machine, variants in setup_variants().items():
     for variant, flags in variants.items():
@@ -94,7 +78,7 @@ for machine, variants in setup_variants().items():
 
 
 def compile_harness(cc: str, flags: list[str], variant: str, out: Path, extra=()) -> None:
-    cmd = [cc, *BASE_FLAGS, *flags, *variant_defines(variant), f'-DHARNESS_VARIANT="{variant}"',
+    cmd = [cc, *BASE_FLAGS, *flags, f'-DHARNESS_VARIANT_FILE="variant_{variant}.c"',
            f"-I{KERNELS}", str(HARNESS), "-o", str(out), *extra, "-lm"]
     build = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, f"{' '.join(cmd)}\n{build.stderr[-4000:]}"

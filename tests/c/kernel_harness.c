@@ -1,17 +1,19 @@
 /* A plain C harness over nam_dsp's kernel headers (nam_dsp/_kernels/), with no Python, so
    that each instruction-set variant can be checked where no Python for that machine exists.
-   tests/test_c_harness.py builds it once per variant with that variant's compiler flags:
-   natively for the variants this CPU runs, and with Debian's aarch64 cross compiler for ARM,
-   run under qemu-aarch64-static.
+   tests/test_c_harness.py builds it once per variant, including that variant's own
+   nam_dsp/_kernels/variant_<isa>.c (named by HARNESS_VARIANT_FILE) with the flags setup.py gives
+   it, so the code under test is the code the extension carries; it calls the variant's
+   nd_kernel_table as the module does. Natively for the variants this CPU runs; for aarch64 with
+   Debian's cross compiler, run under qemu-aarch64-static.
 
-   Checks, for the variant it was compiled as:
-   - tanh (nd_tanh_tile, and nd_tanh_short_array where the build has it) against double tanh:
+   Checks, for that variant:
+   - tanh (the table's tanh, and tanh_narrow where the variant has one) against double tanh:
      the bars of tests/test_kernels_oracle.py (abs error <= 2e-7, relative <= 4e-7), exactly odd,
      |tanh| <= 1, +-1 at huge values and infinities, monotonic on a dense grid, any length, and
      each value independent of where it sits in the array (no state, no lane effects);
    - nd_conv_rows against a plain double loop, for row counts and taps that take every register
      block, with and without bias / mixin / residual;
-   - nd_array_chunk, the per-chunk entry point of a WaveNet layer array: against a double
+   - array_chunk (nd_array_chunk), the per-chunk entry point of a WaveNet layer array: against a double
      reference of the whole stream, and bit-identical output (head and residual) for any
      partition of the stream into chunks, at full width (wide path), a narrow width (narrow
      passes) and gated.
@@ -25,11 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wavenet.h"
-
-#ifndef HARNESS_VARIANT
-#define HARNESS_VARIANT "unnamed"
+#ifndef HARNESS_VARIANT_FILE
+#error "compile with -DHARNESS_VARIANT_FILE='\"variant_<isa>.c\"' -I nam_dsp/_kernels"
 #endif
+#include HARNESS_VARIANT_FILE
+
+/* the variant's table, as the module sees it */
+static const nd_kernel_table* const kernels = &ND_CAT(nd_kernels_, ND_VARIANT);
 
 static int passed, failed;
 
@@ -315,7 +319,7 @@ static void run_chunks(const weights* W, int width, const float* x, nd_index n,
         nd_index n_pad = nd_round_up(m, ND_TILE);
         memcpy(s.xin, x + done, m * sizeof(float));
         memset(s.xin + m, 0, (n_pad - m) * sizeof(float));   /* as the engine pads */
-        nd_array_chunk(&s.a, width, s.xin, 0, NULL, s.xin, 1, m, 1, s.z, s.act, s.zmix);
+        kernels->array_chunk(&s.a, width, s.xin, 0, NULL, s.xin, 1, m, 1, s.z, s.act, s.zmix);
         for (int o = 0; o < HEAD; o++) memcpy(head + o * n + done, s.a.head_out + o * ND_WIDE, m * sizeof(float));
         for (int o = 0; o < width; o++) memcpy(residual + o * n + done, s.a.residual + o * ND_WIDE, m * sizeof(float));
         done += m;
@@ -426,13 +430,9 @@ static void check_array(const char* name, int width, int gating) {
     for (int p = 0; p < 3; p++) { free(head[p]); free(res[p]); }
 }
 
-static void tanh_tile(float* v, nd_index n) { nd_tanh_tile(v, n); }
-#if ND_TANH_AVX512
-static void tanh_short(float* v, nd_index n) { nd_tanh_short_array(v, n); }
-#endif
-
 int main(void) {
-    printf("variant %s, ND_TANH_AVX512 %d, vector registers: %s\n", HARNESS_VARIANT, ND_TANH_AVX512,
+    printf("variant %s (table nd_kernels_%s), vector registers: %s\n", kernels->name,
+           ND_STR(ND_VARIANT),
 #if defined(__AVX512F__)
            "AVX-512"
 #elif defined(__AVX2__)
@@ -445,10 +445,8 @@ int main(void) {
            "none"
 #endif
     );
-    check_tanh("nd_tanh_tile", tanh_tile);
-#if ND_TANH_AVX512
-    check_tanh("nd_tanh_short_array", tanh_short);
-#endif
+    check_tanh("tanh", kernels->tanh);
+    if (kernels->tanh_narrow != NULL) check_tanh("tanh_narrow", kernels->tanh_narrow);
     check_conv();
     check_array("width 8 of 8", 8, 0);
     check_array("width 3 of 8 (narrow)", 3, 0);
