@@ -78,3 +78,28 @@ def test_smoke_script_passes_on_this_build():
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert "all wheel smoke checks passed" in run.stdout
+
+
+def test_sdist_carries_what_the_build_needs(tmp_path):
+    """setuptools packs neither the .pyx/.pxd nor the variant sources by itself (MANIFEST.in
+    does): without them `pip install nam_dsp-*.tar.gz` fails in cythonize."""
+    pytest.importorskip("Cython", reason="setup.py needs Cython (the test extra has it)")
+    src = tmp_path / "src"
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes((ROOT / name).read_bytes())
+    run = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path)], cwd=src,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    import tarfile
+    (archive,) = tmp_path.glob("nam_dsp-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    needed = {"setup.py", "pyproject.toml", "nam_dsp/_kernels.pyx", "nam_dsp/_kernels.pxd",
+              "tools/wheel_smoke.py", "tests/test_kernels_oracle.py"}
+    needed |= {str(p.relative_to(ROOT)) for p in (ROOT / "nam_dsp" / "_kernels").iterdir()}
+    assert needed <= names, f"the sdist lacks {sorted(needed - names)}"
+    assert "nam_dsp/_kernels.c" not in names   # Cython's output is a build product

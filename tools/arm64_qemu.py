@@ -10,8 +10,8 @@ PyPI's package indexes. Steps:
  2. The Python packages an arm64 user would get from PyPI (numpy, scipy, soundfile, pytest,
     hypothesis, Cython, setuptools): `pip install --target` of their manylinux aarch64 wheels.
  3. A copy of the source tree (git's files), built in place by the emulated arm64 Python running
-    setup.py, so setup.py's aarch64 logic is what runs; the compiler it calls is the x86-64 cross
-    gcc (qemu-user hands exec() to the host kernel).
+    setup.py, so setup.py's aarch64 logic (its variants and flags) is what runs; the compiler it
+    calls is the x86-64 cross gcc (qemu-user hands exec() of a host binary to the host kernel).
  4. For each --isa (default: baseline and neon): tools/wheel_smoke.py --single under qemu with
     NAM_DSP_ISA set (render vs the first variant's render), then each --pytest file.
 
@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEBIAN_PACKAGES = ["python3.11", "libpython3.11-dev"]
+# libstdc++6: numpy's and scipy's manylinux wheels use the system's, as manylinux allows
+DEBIAN_PACKAGES = ["python3.11", "libpython3.11-dev", "libstdc++6"]
 PYPI_PACKAGES = ["numpy>=1.23", "scipy>=1.9", "soundfile>=0.12", "pytest>=7", "hypothesis>=6",
                  "cython>=3.0", "setuptools>=64"]
 
@@ -52,7 +53,8 @@ def run(cmd, *, what: str, check=True, **kwargs) -> subprocess.CompletedProcess:
 
 def arm64_root(work: Path) -> Path:
     root = work / "root"
-    if (root / "usr" / "bin" / "python3.11").exists():
+    done = root / ".nam_dsp_packages"
+    if done.exists() and done.read_text() == " ".join(DEBIAN_PACKAGES):
         return root
     apt = work / "apt"
     for d in ("state/lists/partial", "cache/archives/partial"):
@@ -73,6 +75,7 @@ APT::Install-Recommends "false";
     debs = sorted((apt / "cache" / "archives").glob("*.deb"))
     for deb in debs:
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    done.write_text(" ".join(DEBIAN_PACKAGES))
     print(f"  unpacked {len(debs)} arm64 packages into {root}")
     return root
 
@@ -107,6 +110,9 @@ def main(argv=None) -> int:
     parser.add_argument("--isa", action="append", help="variants to run (default: baseline, neon)")
     parser.add_argument("--pytest", action="append", default=[], metavar="TEST",
                         help="a test file (relative to the repository) to run under each variant")
+    parser.add_argument("--host-cython", metavar="PYTHON",
+                        help="translate the .pyx with this host Python's Cython first (the C it "
+                        "writes is the same on every architecture; emulated Cython takes minutes)")
     parser.add_argument("--allow-no-dispatch", action="store_true",
                         help="a build without run-time dispatch: run it once, without NAM_DSP_ISA")
     args = parser.parse_args(argv)
@@ -125,9 +131,12 @@ def main(argv=None) -> int:
                QEMU_LD_PREFIX=str(root), PYTHONDONTWRITEBYTECODE="1",
                # the cross gcc runs natively: point it at the arm64 headers, not the host's
                CC="aarch64-linux-gnu-gcc",
-               CFLAGS=f"-I{root}/usr/include/python3.11 -I{root}/usr/include",
+               CFLAGS=f"-I{pylib}/numpy/_core/include -I{root}/usr/include/python3.11 -I{root}/usr/include",
                LDSHARED="aarch64-linux-gnu-gcc -shared")
     env.pop("NAM_DSP_ISA", None)
+    if args.host_cython:
+        run([args.host_cython, "-m", "cython", "-3", "-I", "nam_dsp", "nam_dsp/_kernels.pyx", "-o",
+             "nam_dsp/_kernels.c"], what="cython on the host", cwd=src)
     run([qemu, python, "setup.py", "build_ext", "--inplace"], what="setup.py build_ext (arm64 Python)",
         cwd=src, env=env)
     built = sorted(p.name for p in (src / "nam_dsp").glob("_kernels*.so"))

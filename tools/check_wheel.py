@@ -130,7 +130,7 @@ def main(argv=None) -> int:
                 cpus.append(("Haswell", "avx2"))
             for cpu, isa in cpus:
                 reference = work / f"{isa}.f32"
-                run([python, SMOKE, "--single", "--save", reference, *smoke_flags],
+                run([python, SMOKE, "--single", "--expect", isa, "--save", reference, *smoke_flags],
                     what=f"native render, NAM_DSP_ISA={isa}", cwd=work, env=dict(os.environ, NAM_DSP_ISA=isa))
                 emulated = run([qemu, "-cpu", cpu, python, SMOKE, "--single", "--expect", isa,
                                 "--reference", reference, *smoke_flags],
