@@ -110,9 +110,14 @@ def main(argv=None) -> int:
     parser.add_argument("--isa", action="append", help="variants to run (default: baseline, neon)")
     parser.add_argument("--pytest", action="append", default=[], metavar="TEST",
                         help="a test file (relative to the repository) to run under each variant")
+    parser.add_argument("--compare", type=Path, metavar="F32",
+                        help="a render saved by tools/wheel_smoke.py --save on another machine: the "
+                        "first variant's render here must match it within 1e-5 relative RMS")
     parser.add_argument("--host-cython", metavar="PYTHON",
                         help="translate the .pyx with this host Python's Cython first (the C it "
                         "writes is the same on every architecture; emulated Cython takes minutes)")
+    parser.add_argument("--reuse-build", action="store_true",
+                        help="keep DIR/src and its extension from the last run (skip copy and build)")
     parser.add_argument("--allow-no-dispatch", action="store_true",
                         help="a build without run-time dispatch: run it once, without NAM_DSP_ISA")
     args = parser.parse_args(argv)
@@ -125,7 +130,10 @@ def main(argv=None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     root = arm64_root(args.work)
     pylib = pypi_packages(args.work)
-    src = source_copy(args.work / "src")
+    src = args.work / "src"
+    reuse = args.reuse_build and any((src / "nam_dsp").glob("_kernels*aarch64*.so"))
+    if not reuse:
+        source_copy(src)
     python = root / "usr" / "bin" / "python3.11"
     env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{pylib}", OPENBLAS_NUM_THREADS="1",
                QEMU_LD_PREFIX=str(root), PYTHONDONTWRITEBYTECODE="1",
@@ -134,11 +142,12 @@ def main(argv=None) -> int:
                CFLAGS=f"-I{pylib}/numpy/_core/include -I{root}/usr/include/python3.11 -I{root}/usr/include",
                LDSHARED="aarch64-linux-gnu-gcc -shared")
     env.pop("NAM_DSP_ISA", None)
-    if args.host_cython:
+    if args.host_cython and not reuse:
         run([args.host_cython, "-m", "cython", "-3", "-I", "nam_dsp", "nam_dsp/_kernels.pyx", "-o",
              "nam_dsp/_kernels.c"], what="cython on the host", cwd=src)
-    run([qemu, python, "setup.py", "build_ext", "--inplace"], what="setup.py build_ext (arm64 Python)",
-        cwd=src, env=env)
+    if not reuse:
+        run([qemu, python, "setup.py", "build_ext", "--inplace"], what="setup.py build_ext (arm64 Python)",
+            cwd=src, env=env)
     built = sorted(p.name for p in (src / "nam_dsp").glob("_kernels*.so"))
     print(f"  built {', '.join(built)}")
     file_out = run(["file", "-b", *(src / "nam_dsp").glob("_kernels*.so")], what="file", check=False)
@@ -155,6 +164,8 @@ def main(argv=None) -> int:
         smoke = [qemu, python, src / "tools" / "wheel_smoke.py", "--single", "--source-tree"]
         smoke += ["--allow-no-dispatch"] if args.allow_no_dispatch else ["--expect", isa]
         smoke += ["--reference", reference] if reference.exists() else ["--save", reference]
+        if args.compare and not reference.exists():
+            smoke += ["--reference", args.compare]
         result = run(smoke, what=f"wheel_smoke.py under qemu-aarch64, NAM_DSP_ISA={isa}", cwd=args.work,
                      env=venv, check=False)
         print(result.stdout.rstrip())

@@ -22,9 +22,10 @@ import sys
 
 X86_VARIANTS = ("baseline", "avx2", "avx512")
 ARM_VARIANTS = ("baseline", "neon")
-# /proc/cpuinfo flags each variant's code needs (x86-64-v3 / -v4 as far as the kernels use them).
-X86_FLAGS = {"baseline": set(), "avx2": {"avx2", "fma"},
-             "avx512": {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"}}
+# /proc/cpuinfo flags of x86-64-v3 and -v4 (what the dispatcher's __builtin_cpu_supports checks)
+X86_V3 = {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}
+X86_FLAGS = {"baseline": set(), "avx2": X86_V3,
+             "avx512": X86_V3 | {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}}
 
 # Renders the bundled model at two widths through the variant NAM_DSP_ISA selects; prints the
 # variant, the module's file and the output's bytes as hex (float32, little-endian).
