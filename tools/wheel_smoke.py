@@ -19,6 +19,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 
 X86_VARIANTS = ("baseline", "avx2", "avx512")
 ARM_VARIANTS = ("baseline", "neon")
@@ -85,7 +86,7 @@ def render(isa: str | None, single: bool) -> tuple[str, str, bytes]:
         if isa is not None:
             env["NAM_DSP_ISA"] = isa
         run = subprocess.run([sys.executable, "-c", RENDER], env=env, capture_output=True, text=True,
-                             timeout=600, cwd=os.path.expanduser("~") if os.path.isdir(os.path.expanduser("~")) else "/")
+                             timeout=600, cwd=tempfile.gettempdir())   # not a source tree: -c imports from cwd
         if run.returncode != 0:
             raise RuntimeError(f"NAM_DSP_ISA={isa}: exit {run.returncode}: {run.stderr.strip()[-2000:]}")
         lines = run.stdout.split("\n")
