@@ -19,7 +19,8 @@ Steps (each prints what it did and how long it took):
     there. (QEMU's TCG has no AVX-512: the avx512 variant runs only on a CPU that has it.)
 
 Needs network access to the package index (the build's isolated environment, auditwheel, the
-fresh venv's numpy/scipy/soundfile). Takes a few minutes: not part of CI (see tests/test_wheel.py).
+fresh venv's numpy/scipy/soundfile). Takes 5-15 minutes and the network: not part of CI, whose
+cheap guards on the same setup are tests/test_wheel_config.py.
 Exit status 0 when every step passed.
 """
 
