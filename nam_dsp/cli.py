@@ -9,6 +9,7 @@ Subcommands::
     nam-dsp demo [--out-dir DIR] [--seconds S] [--block-size N]
     nam-dsp train ...   (delegated to nam_dsp.training.cli)
     nam-dsp play ...    (delegated to nam_dsp.realtime.cli)
+    nam-dsp slim ...    (delegated to nam_dsp.training.slim_cli)
 
 Every subcommand is a thin layer over the library (:mod:`nam_dsp.engine`,
 :mod:`nam_dsp.benchmark`, :mod:`nam_dsp.demo`). Errors the library raises on purpose
@@ -51,6 +52,7 @@ LIVE_BLOCK_SIZE = 64
 DELEGATED = {
     "train": ("nam_dsp.training.cli", "train a model from a DI and a reamp (autograd-free trainer)"),
     "play": ("nam_dsp.realtime.cli", "play a model live on the audio interface"),
+    "slim": ("nam_dsp.training.slim_cli", "distil any capture into a slimmable model (no amp, no reamp needed)"),
 }
 
 

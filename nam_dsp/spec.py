@@ -580,6 +580,15 @@ def _paper(rng, name="slimmable-paper", allowed=tuple(range(1, 9))):
     return WaveNetSpec(arrays=[arr], head_scale=0.01, metadata={"name": name})
 
 
+def _slimmable_a1(rng, name="slimmable-a1"):
+    # A1 standard's cost in one slimmable array (NAM's ``slimmable`` key slices a single layer
+    # array, so A1's two arrays cannot slim): 16 channels, K=4, dilations 1..512, widths 1..16;
+    # 12,992 MACs per sample at full width (A1 standard: 13,320), receptive field 3,070.
+    arr = make_layer_array(rng, input_size=1, channels=16, head_size=1, kernel_sizes=[4] * 10,
+                           dilations=_POW2, head_bias=True, allowed_widths=range(1, 17))
+    return WaveNetSpec(arrays=[arr], head_scale=0.02, metadata={"name": name})
+
+
 PRESETS = {
     "a1-standard": lambda rng: _two_array(rng, 16, 8, _POW2, _POW2, "a1-standard"),
     "a1-lite": lambda rng: _two_array(rng, 12, 6, _LITE0, _LITE1, "a1-lite"),
@@ -592,6 +601,8 @@ PRESETS = {
     "paper-full": lambda rng: _paper(rng, "paper-full", None),
     "a2-lite": lambda rng: _a2(rng, 3, "a2-lite"),
     "a2-full": lambda rng: _a2(rng, 8, "a2-full"),
+    # the distillation student for teachers as costly as A1 standard (nam-dsp slim)
+    "slimmable-a1": lambda rng: _slimmable_a1(rng),
 }
 
 
@@ -600,7 +611,8 @@ def preset(name: str, seed: int = 0) -> WaveNetSpec:
 
     Names: ``a1-standard``, ``a1-lite``, ``a1-feather``, ``a1-nano``, ``a1-nano-paper``,
     ``slimmable-paper`` (1 array, 8 ch, K=6, dilations [1,4,16,64,256]x3, widths 1..8),
-    ``paper-full``, ``a2-lite``, ``a2-full``.
+    ``paper-full``, ``a2-lite``, ``a2-full``, ``slimmable-a1`` (1 array, 16 ch, K=4, dilations
+    1..512, widths 1..16: A1 standard's cost, slimmable).
     """
     if name not in PRESETS:
         raise KeyError(f"unknown architecture {name!r}; known: {', '.join(PRESETS)}")
