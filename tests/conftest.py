@@ -50,3 +50,15 @@ def guitar_di(shared_data) -> np.ndarray:
 def guitar_excerpt(guitar_di) -> np.ndarray:
     """A quarter of a second of real guitar (from 1 s in, where the playing has started)."""
     return guitar_di[48000:48000 + 12000]
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """The address of a Dask scheduler with two workers on localhost, started for this session
+    (tests/dask_cluster.py); skips the test when dask.distributed is not installed."""
+    from dask_cluster import start_cluster, stop_cluster
+    address, procs = start_cluster(workers=2)
+    try:
+        yield address
+    finally:
+        stop_cluster(procs)
