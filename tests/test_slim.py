@@ -207,3 +207,20 @@ def test_a_budget_of_zero_or_less_is_refused(teachers, tmp_path, capsys, budget)
     with pytest.raises(SystemExit) as exc:
         main(["slim", str(teacher), "-o", str(tmp_path / "o.nam"), *budget])
     assert exc.value.code == 2 and "expected" in capsys.readouterr().err
+
+
+def test_each_epoch_is_fresh_and_user_dis_follow_a_receptive_field_of_silence(teachers):
+    from nam_dsp.training.distill import TeacherExamples
+    (teacher_path, _), di = teachers
+    teacher = load(str(teacher_path))
+    x = sf.read(str(di), dtype="float32")[0]
+    source = TeacherExamples(teacher, seed=0, epoch_seconds=0.5, user_di=[x], receptive_field=31, segment=256)
+    n_exc = int(0.5 * RATE) + 31
+    assert np.array_equal(source.dry[n_exc:n_exc + x.size], x) and not source.dry[n_exc - 31:n_exc].any()
+    assert np.array_equal(source.wet[n_exc:n_exc + x.size], render(teacher, x))  # the DI from silence
+    first = source.dry.copy()
+    source.use_epoch(1)
+    assert not np.array_equal(source.dry[:n_exc], first[:n_exc])
+    assert np.array_equal(source.dry[n_exc:], first[n_exc:])
+    source.use_epoch(0)
+    assert np.array_equal(source.dry, first)

@@ -137,9 +137,12 @@ def excitation_rng(seed: int, stream: int, epoch: int = 0) -> np.random.Generato
 class TeacherExamples(Examples):
     """Training examples rendered by the teacher, regenerated for every epoch.
 
-    Epoch ``e`` is ``epoch_seconds`` of excitation drawn from ``(seed, stream 0, e)`` followed by
-    the user's DIs, rendered through the teacher as one stream: the same seed gives the same data
-    whatever the machine, and a resumed run regenerates exactly the epoch it stopped in.
+    Epoch ``e`` is ``epoch_seconds`` of excitation drawn from ``(seed, stream 0, e)``, rendered
+    through the teacher, followed by the user's DIs, each rendered once (from silence) and reused.
+    Every part is followed by one student receptive field of silence, so a window that straddles
+    two parts sees silence before the second one, exactly what the teacher heard before it. The
+    same seed gives the same data whatever the machine, and a resumed run regenerates exactly the
+    epoch it stopped in.
     """
 
     def __init__(self, teacher, seed: int, epoch_seconds: float, user_di: Sequence[np.ndarray],
@@ -147,20 +150,25 @@ class TeacherExamples(Examples):
         self.teacher = teacher
         self.seed = int(seed)
         self.epoch_seconds = float(epoch_seconds)
-        self.user_di = [np.asarray(x, dtype=np.float32) for x in user_di]
+        self.gap = np.zeros(int(receptive_field), dtype=np.float32)
         self.render_seconds = 0.0  # time spent making and rendering data (all epochs)
+        t0 = time.perf_counter()
+        self.user_parts = []
+        for x in user_di:
+            dry = np.concatenate([np.asarray(x, dtype=np.float32), self.gap])
+            self.user_parts.append((dry, teacher_render(teacher, dry)))
+        self.render_seconds += time.perf_counter() - t0
         dry, wet = self.render_epoch(0)
         super().__init__(dry, wet, (0, dry.size), receptive_field, segment, dtype)
         self.current_epoch = 0
 
     def render_epoch(self, epoch: int):
         t0 = time.perf_counter()
-        rate = self.teacher.sample_rate
-        parts = [excitation(self.epoch_seconds, rate, excitation_rng(self.seed, TRAIN_STREAM, epoch))]
-        dry = np.concatenate(parts + self.user_di).astype(np.float32)
-        wet = teacher_render(self.teacher, dry)
+        rng = excitation_rng(self.seed, TRAIN_STREAM, epoch)
+        dry = np.concatenate([excitation(self.epoch_seconds, self.teacher.sample_rate, rng), self.gap])
+        parts = [(dry, teacher_render(self.teacher, dry))] + self.user_parts
         self.render_seconds += time.perf_counter() - t0
-        return dry, wet
+        return np.concatenate([d for d, _ in parts]), np.concatenate([w for _, w in parts])
 
     def use_epoch(self, epoch: int) -> None:
         """Make epoch ``epoch``'s data current (renders it unless it already is)."""
@@ -190,16 +198,24 @@ class DistillTrainer(Trainer):
         self.examples.use_epoch(self.epoch + 1 if starting and self.order.size else self.epoch)
         return super()._next_batch()
 
-    def evaluate(self, dry: np.ndarray, target: np.ndarray) -> dict:
-        """ESR against the teacher's ``target`` at every training width, of the best weights as
-        the engine runs them (the exported model, streamed from silence)."""
+    def evaluate(self, takes: Sequence[tuple]) -> tuple:
+        """ESR against the teacher at every training width of the best weights as the engine runs
+        them (the exported model), on ``takes``: ``(name, dry, teacher's output)``, each streamed
+        from silence. Returns ``({width: ESR over all takes}, {name: {width: ESR}})``; the first is
+        the total squared error over the total target energy, so long takes weigh more."""
         spec = self.net.to_spec(self.best_theta, metadata=dict(self.net.spec.metadata))
-        out = {}
+        overall, per_take = {}, {name: {} for name, _, _ in takes}
         for w in self.widths:
             model = from_spec(spec, width=w if spec.slimmable else None)
-            y = render(model, dry, block_size=RENDER_BLOCK)
-            out[w] = losses.esr_value(y.astype(np.float64), target.astype(np.float64))
-        return out
+            error = energy = 0.0
+            for name, dry, target in takes:
+                y = render(model, dry, block_size=RENDER_BLOCK).astype(np.float64)
+                t = np.asarray(target, np.float64)
+                per_take[name][w] = losses.esr_value(y, t)
+                error += float(np.sum((y - t) ** 2))
+                energy += float(np.sum(t * t))
+            overall[w] = error / max(energy, 1e-30)
+        return overall, per_take
 
 
 @dataclass
@@ -276,13 +292,15 @@ def _distil(job: SlimJob, log, t_start) -> dict:
     sel_dry = excitation(job.selection_seconds, rate, excitation_rng(job.seed, SELECTION_STREAM))
     selection = (sel_dry, teacher_render(teacher, sel_dry))
     if eval_dry:
-        eval_x = np.concatenate(eval_dry)
-        eval_source = {"kind": "real DI", "files": [os.path.basename(f) for f in eval_files],
-                       "seconds": round(eval_x.size / rate, 2)}
+        names = [os.path.basename(f) for f in eval_files]
+        names = names if len(set(names)) == len(names) else list(eval_files)  # same names in two folders
+        takes = [(name, x, teacher_render(teacher, x)) for name, x in zip(names, eval_dry)]
+        eval_source = {"kind": "real DI", "files": [name for name, _, _ in takes],
+                       "seconds": round(sum(x.size for x in eval_dry) / rate, 2)}
     else:
-        eval_x = excitation(job.eval_seconds, rate, excitation_rng(job.seed, EVAL_STREAM))
+        x = excitation(job.eval_seconds, rate, excitation_rng(job.seed, EVAL_STREAM))
+        takes = [("built-in excitation (held out)", x, teacher_render(teacher, x))]
         eval_source = {"kind": "synthetic", "note": EVAL_SYNTHETIC_NOTE, "seconds": job.eval_seconds}
-    eval_y = teacher_render(teacher, eval_x)
     info = {
         "source": "distillation",
         "teacher": {"file": os.path.basename(job.teacher), "sha256": file_sha256(job.teacher),
@@ -312,8 +330,11 @@ def _distil(job: SlimJob, log, t_start) -> dict:
     log.flush()
     trainer.run()
     selection_esr = {str(w): float(v) for w, v in sorted(trainer.best_esr.items())}
-    esr = trainer.evaluate(eval_x, eval_y)
+    esr, per_take = trainer.evaluate(takes)
     trainer.pair.info["selection_esr"] = selection_esr
+    if len(takes) > 1:
+        trainer.pair.info["eval_esr_per_file"] = {name: {str(w): v for w, v in d.items()}
+                                                  for name, d in per_take.items()}
     chosen = trainer.best_esr
     trainer.best_esr = esr  # the export's validation_esr: the evaluation against the teacher
     try:
@@ -327,6 +348,7 @@ def _distil(job: SlimJob, log, t_start) -> dict:
     return {"capture": os.path.splitext(os.path.basename(job.teacher))[0], "teacher": job.teacher,
             "path": job.output, "arch": arch, "teacher_macs": teacher_cost(teacher_spec),
             "esr": {int(w): float(v) for w, v in esr.items()}, "eval_source": eval_source,
+            "esr_per_file": {name: {int(w): float(v) for w, v in d.items()} for name, d in per_take.items()},
             "selection_esr": selection_esr, "steps": summary["steps"], "train_seconds": summary["seconds"],
             "cpu_seconds": summary["cpu_seconds"], "seconds": round(time.perf_counter() - t_start, 1),
             "checkpoint": trainer.ckpt_path, "skipped": False}
