@@ -92,9 +92,10 @@ def audio_files(paths: Sequence[str]) -> List[str]:
     return out
 
 
-def read_di(path, rate: float, notices: Optional[list] = None) -> np.ndarray:
+def read_di(path, rate: Optional[float], notices: Optional[list] = None) -> np.ndarray:
     """A DI recording as float32 mono at ``rate``: channel 0 of a multi-channel file, resampled
-    (with a notice) when recorded at another rate; refused when unreadable, non-finite or silent."""
+    (with a notice) when recorded at another rate (``rate=None``: at the file's own rate);
+    refused when unreadable, non-finite or silent."""
     import soundfile as sf
     from .data import SILENT_PEAK
     path = os.fspath(path)
@@ -114,7 +115,7 @@ def read_di(path, rate: float, notices: Optional[list] = None) -> np.ndarray:
         raise AudioFileError(f"{path}: the DI is silent (peak {peak:.3g}, below -100 dBFS)")
     if notices is not None and data.shape[1] > 1:
         notices.append(f"{path} has {data.shape[1]} channels: using channel 0")
-    if int(file_rate) != int(round(rate)):
+    if rate is not None and int(file_rate) != int(round(rate)):
         from scipy.signal import resample_poly
         from fractions import Fraction
         ratio = (Fraction(int(round(rate))) / Fraction(int(file_rate))).limit_denominator(10_000)

@@ -160,9 +160,8 @@ def check_arguments(args):
             raise NamDspError(f"--arch: {exc.args[0]}") from None
         except NamDspError as exc:
             raise NamDspError(f"{os.path.basename(teacher)}: {exc}") from None
-    rate = float(specs[0].sample_rate)
     for f in di_files + eval_files:
-        read_di(f, rate)  # unreadable, non-finite or silent: refused here, not after an hour
+        read_di(f, None)  # unreadable, non-finite or silent: refused here, not after an hour
     return teachers, batch
 
 
