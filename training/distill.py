@@ -33,11 +33,11 @@ from nam_dsp.engine import from_spec, load, render
 from nam_dsp.errors import AudioFileError, ConfigError
 from nam_dsp.excitation import excitation
 from nam_dsp.nam_file import load_spec
-from nam_dsp.spec import PRESETS, preset
+from nam_dsp.spec import preset
 
 from . import losses
 from .data import Examples, Pair
-from .trainer import TRAIN_ARCHS, TrainConfig, Trainer, make_arch, parse_widths
+from .trainer import TrainConfig, Trainer, make_arch, parse_widths
 
 __all__ = ["TeacherExamples", "DistillTrainer", "SlimJob", "distil", "default_student", "read_di",
            "teacher_cost", "file_sha256", "EVAL_SYNTHETIC_NOTE"]
@@ -354,6 +354,3 @@ def _distil(job: SlimJob, log, t_start) -> dict:
             "cpu_seconds": summary["cpu_seconds"], "seconds": round(time.perf_counter() - t_start, 1),
             "checkpoint": trainer.ckpt_path, "skipped": False}
 
-
-def known_students() -> List[str]:
-    return [n for n in list(PRESETS) + list(TRAIN_ARCHS) if make_arch(n, 0).slimmable]
