@@ -237,7 +237,7 @@ class SlimJob:
     checkpoint: Optional[str] = None
     threads: int = 1
     epoch_seconds: float = 120.0
-    selection_seconds: float = 15.0
+    selection_seconds: float = 10.0
     eval_seconds: float = 60.0  # held-out excitation, when no eval DI is given
     batch_size: int = 16
     segment: int = 8192

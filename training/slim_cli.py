@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the captures on this Dask scheduler instead (needs dask.distributed)")
     parser.add_argument("--epoch-seconds", type=positive_float, default=120.0, metavar="S",
                         help="seconds of fresh built-in excitation per epoch (default %(default)s)")
-    parser.add_argument("--selection-seconds", type=positive_float, default=15.0, metavar="S",
+    parser.add_argument("--selection-seconds", type=positive_float, default=10.0, metavar="S",
                         help="held-out built-in excitation the best checkpoint is chosen on (default %(default)s)")
     parser.add_argument("--eval-seconds", type=positive_float, default=60.0, metavar="S",
                         help="held-out built-in excitation to evaluate on when no --eval-di is given "
