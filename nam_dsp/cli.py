@@ -3,12 +3,13 @@
 Subcommands::
 
     nam-dsp info MODEL [--json]
-    nam-dsp render MODEL IN.wav OUT.wav [--block-size N] [--width C | --slim V]
+    nam-dsp render MODEL IN... OUT [--block-size N] [--width C | --slim V] [--jobs N | --scheduler ADDR]
     nam-dsp bench (MODEL | --arch NAME) [--block-size N] [--seconds S]
                   [--width C ... | --all-widths] [--threads T] [--json]
     nam-dsp demo [--out-dir DIR] [--seconds S] [--block-size N]
     nam-dsp train ...   (delegated to nam_dsp.training.cli)
     nam-dsp play ...    (delegated to nam_dsp.realtime.cli)
+    nam-dsp slim ...    (delegated to nam_dsp.training.slim_cli)
 
 Every subcommand is a thin layer over the library (:mod:`nam_dsp.engine`,
 :mod:`nam_dsp.benchmark`, :mod:`nam_dsp.demo`). Errors the library raises on purpose
@@ -38,7 +39,7 @@ from .arg_types import positive_float, positive_int
 from .benchmark import bench_spec
 from .cli_errors import options_at_fault
 from .demo import plucked_phrase, run_widths
-from .engine import ContainerModel, WaveNetModel, load, render
+from .engine import ContainerModel, WaveNetModel, from_spec, load, render
 from .errors import AudioFileError, NamDspError, WidthError
 from .nam_file import load_spec
 from .output_paths import check_output_path, write_wav_atomic
@@ -53,6 +54,7 @@ LIVE_BLOCK_SIZE = 64
 DELEGATED = {
     "train": ("nam_dsp.training.cli", "train a model from a DI and a reamp (autograd-free trainer)"),
     "play": ("nam_dsp.realtime.cli", "play a model live on the audio interface"),
+    "slim": ("nam_dsp.training.slim_cli", "distil any capture into a slimmable model (no amp, no reamp needed)"),
 }
 
 
@@ -241,11 +243,18 @@ def _resample(x: np.ndarray, ratio: Fraction, length: Optional[int] = None) -> n
 
 
 def cmd_render(args) -> int:
+    from .parallel_render import input_files, render_chunked, split_refusal
+
     args.model = model_file(args.model)
     model = load(args.model, width=args.width, slim=args.slim)
-    if not os.path.isfile(args.input):
-        raise AudioFileError(f"{args.input}: No such file")
+    files = input_files(args.inputs)
+    if len(args.inputs) > 1 or os.path.isdir(args.inputs[0]) or os.path.isdir(args.output):
+        return _render_many(args, files)
+    args.input = files[0]
     check_output_path(args.output, inputs=[args.input, args.model])
+    parallel = args.jobs > 1 or args.scheduler
+    if parallel and split_refusal(model):
+        raise NamDspError(f"--jobs {args.jobs}: {args.model}: {split_refusal(model)}")
     data, file_rate = sf.read(args.input, dtype="float32", always_2d=True)
     if data.shape[1] > 1:
         _notice(f"{args.input} has {data.shape[1]} channels: rendering channel 0 only")
@@ -257,22 +266,62 @@ def cmd_render(args) -> int:
                 f"resampling to {model.sample_rate:g} Hz for the model and back to {file_rate} Hz")
         x = _resample(x, ratio)
     t0 = time.perf_counter()
-    y = render(model, x, block_size=args.block_size)
+    if parallel:
+        y, nonfinite, nonfinite_output = render_chunked(
+            args.model, model, x, jobs=args.jobs, scheduler=args.scheduler, width=args.width,
+            slim=args.slim, block_size=args.block_size)
+    else:
+        y = render(model, x, block_size=args.block_size)
+        nonfinite, nonfinite_output = model.nonfinite_count, model.nonfinite_output_count
     compute = time.perf_counter() - t0
     if resampling:
         y = _resample(y, 1 / ratio, data.shape[0])
     write_wav_atomic(args.output, y, file_rate)
     seconds = data.shape[0] / file_rate
     speed = f"{seconds / compute:.1f}x real time" if compute > 0 else "instant"
+    split = f" in {args.jobs} chunks" if parallel else ""
     print(f"rendered {args.input} ({seconds:.2f} s at {file_rate} Hz) through {args.model} "
-          f"({_describe_model(model)}) in {args.block_size}-sample blocks -> {args.output} "
+          f"({_describe_model(model)}) in {args.block_size}-sample blocks{split} -> {args.output} "
           f"(32-bit float WAV, {data.shape[0]} samples): {speed}")
-    if model.nonfinite_count:
-        _notice(f"{model.nonfinite_count} non-finite input samples were treated as 0")
-    if model.nonfinite_output_count:
-        _notice(f"{model.nonfinite_output_count} output samples overflowed float32 inside the model "
+    if nonfinite:
+        _notice(f"{nonfinite} non-finite input samples were treated as 0")
+    if nonfinite_output:
+        _notice(f"{nonfinite_output} output samples overflowed float32 inside the model "
                 "and were written as 0 (the model's state was restored to silence each time)")
     return 0
+
+
+def _render_many(args, files: List[str]) -> int:
+    """Several inputs (files or folders) into the folder ``args.output``, one task per file."""
+    from .executor import Task, run_tasks
+    from .parallel_render import render_file
+
+    if not os.path.isdir(args.output):
+        raise NamDspError(f"{args.output}: no such folder (with several inputs OUT names an existing folder)")
+    outputs = {}
+    for path in files:
+        out = os.path.join(args.output, os.path.splitext(os.path.basename(path))[0] + ".wav")
+        if out in outputs:
+            raise NamDspError(f"{path} and {outputs[out]} would both be written to {out}: rename one")
+        check_output_path(out, inputs=[*files, args.model])
+        outputs[out] = path
+    tasks = [Task(str(i), render_file, (args.model, args.width, args.slim, path, out, args.block_size))
+             for i, (out, path) in enumerate(outputs.items())]
+
+    def report(outcome):
+        if outcome.ok:
+            r = outcome.result
+            print(f"rendered {r['input']} ({r['seconds']:.2f} s) -> {r['output']}")
+        else:
+            print(f"nam-dsp render: {files[int(outcome.key)]}: {outcome.error}", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    outcomes = run_tasks(tasks, jobs=args.jobs, scheduler=args.scheduler, on_outcome=report)
+    failed = sum(not o.ok for o in outcomes.values())
+    print(f"{len(files) - failed} of {len(files)} file(s) rendered through {args.model} into {args.output} "
+          f"in {time.perf_counter() - t0:.1f} s ({args.jobs if not args.scheduler else args.scheduler} "
+          f"{'jobs' if not args.scheduler else ''})".rstrip())
+    return 1 if failed else 0
 
 
 # -------------------------------------------------------------------------------------------------
@@ -428,13 +477,21 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(run=cmd_info)
 
-    p = sub.add_parser("render", help="process an audio file through a model",
+    p = sub.add_parser("render", help="process audio files through a model",
                        description="Process IN through MODEL and write OUT as a 32-bit float WAV of "
                        "the same length and rate. Multi-channel input: channel 0 is used. A file "
-                       "at another rate than the model's is resampled to the model's rate and back.")
+                       "at another rate than the model's is resampled to the model's rate and back. "
+                       "Several inputs (files or folders) go into the folder OUT as <name>.wav, "
+                       "--jobs at a time. One file with --jobs N is split into N chunks, each "
+                       "started one receptive field early, so the output is bit-identical to one "
+                       "stream (WaveNet, Linear); LSTMs are refused: their state spans the file.")
     p.add_argument("model", metavar="MODEL", help="a .nam file, or 'default' for the bundled model")
-    p.add_argument("input", metavar="IN", help="input audio file (WAV, FLAC, ...)")
-    p.add_argument("output", metavar="OUT", help="output WAV file")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="input audio file(s) (WAV, FLAC, ...) or folders")
+    p.add_argument("output", metavar="OUT", help="output WAV file, or a folder for several inputs")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                   help="processes: files rendered at once, or chunks of one file (default 1)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run the same tasks on this Dask scheduler (needs dask.distributed)")
     p.add_argument("--block-size", type=positive_int, default=RENDER_BLOCK_SIZE, metavar="N",
                    help=f"samples per process() call (default {RENDER_BLOCK_SIZE}; the output "
                    "does not depend on it)")

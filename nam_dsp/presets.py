@@ -81,6 +81,15 @@ def _paper(rng, name, channels=8, allowed=None):
     return WaveNetSpec(arrays=[arr], head_scale=0.01, metadata={"name": name})
 
 
+def _slimmable_a1(rng, name):
+    # A1 standard's cost in one slimmable array (NAM's ``slimmable`` key slices a single layer
+    # array, so A1's two arrays cannot slim): 12,992 MACs per sample at full width (A1 standard:
+    # 13,320), receptive field 3,070.
+    arr = make_layer_array(rng, input_size=1, channels=16, head_size=1, kernel_sizes=[4] * 10,
+                           dilations=_POW2, head_bias=True, allowed_widths=range(1, 17))
+    return WaveNetSpec(arrays=[arr], head_scale=0.02, metadata={"name": name})
+
+
 def _tiny(rng, name):
     arr = make_layer_array(rng, input_size=1, channels=4, head_size=1, kernel_sizes=[3] * 4,
                            dilations=[1, 2, 4, 8], head_bias=True, allowed_widths=range(1, 5))
@@ -125,6 +134,9 @@ PRESETS = _register(
            lambda rng: _a2(rng, 3, "a2-lite")),
     Preset("a2-full", "an A2-style stack (LeakyReLU, head kernel 16) with 8 channels",
            lambda rng: _a2(rng, 8, "a2-full")),
+    Preset("slimmable-a1", "A1 standard's cost, slimmable: 1 array, 16 channels, K=4, dilations "
+           "1..512, widths 1..16 (nam-dsp slim's student for costly teachers)",
+           lambda rng: _slimmable_a1(rng, "slimmable-a1")),
     Preset("tiny-slimmable", "4 channels, K=3, 4 layers, widths 1..4: trains in seconds (tests)",
            lambda rng: _tiny(rng, "tiny-slimmable")),
 )

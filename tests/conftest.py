@@ -97,3 +97,15 @@ def jack():
             yield proc
     except testing.Unavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """The address of a Dask scheduler with two workers on localhost, started for this session
+    (tests/dask_cluster.py); skips the test when dask.distributed is not installed."""
+    from dask_cluster import start_cluster, stop_cluster
+    address, procs = start_cluster(workers=2)
+    try:
+        yield address
+    finally:
+        stop_cluster(procs)
