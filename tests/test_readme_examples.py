@@ -81,3 +81,13 @@ def test_readme_example_runs(line, code, tmp_path, monkeypatch, request):
         if exc.name and exc.name.split(".")[0] in OPTIONAL:
             pytest.skip(f"README.md:{line} needs {exc.name}, which is not installed")
         raise
+
+
+def test_ci_runs_the_readmes_test_command_verbatim():
+    """.ci/run is the README's second set-up command, so what CI proves is what a user runs."""
+    commands = re.findall(r"^```sh\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S)
+    assert len(commands) >= 2
+    test_command = commands[1].strip()
+    assert "pytest" in test_command
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert test_command in ci.splitlines()
