@@ -4,58 +4,35 @@ argparse's usage message (exit 2) before any file is read."""
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Callable
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+def _number(convert: Callable, accept: Callable, expected: str) -> Callable:
+    """An argparse type: ``convert(text)`` that ``accept`` allows, else "expected ..."."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    parse.__name__ = expected  # argparse names the type in some messages
+    return parse
 
 
-def nonnegative_int(text: str) -> int:
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _finite(test: Callable) -> Callable:
+    return lambda v: math.isfinite(v) and test(v)
 
 
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def nonnegative_float(text: str) -> float:
-    """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def unit_interval(text: str) -> float:
-    """A number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text!r}")
-    return value
+#: An integer >= 1.
+positive_int = _number(int, lambda v: v >= 1, "an integer >= 1")
+#: An integer >= 0.
+nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+#: A finite number > 0.
+positive_float = _number(float, _finite(lambda v: v > 0), "a number > 0")
+#: A finite number >= 0.
+nonnegative_float = _number(float, _finite(lambda v: v >= 0), "a number >= 0")
+#: A number in [0, 1).
+unit_interval = _number(float, _finite(lambda v: 0 <= v < 1), "a number from 0 up to (not including) 1")

@@ -39,8 +39,8 @@ from .arg_types import positive_float, positive_int
 from .benchmark import bench_spec
 from .cli_errors import options_at_fault
 from .demo import plucked_phrase, run_widths
-from .engine import ContainerModel, WaveNetModel, from_spec, load, render
-from .errors import AudioFileError, NamDspError, WidthError
+from .engine import ContainerModel, WaveNetModel, load, render
+from .errors import NamDspError, WidthError
 from .nam_file import load_spec
 from .output_paths import check_output_path, write_wav_atomic
 from .presets import PRESETS, preset, preset_name

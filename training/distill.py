@@ -33,6 +33,7 @@ from nam_dsp.engine import from_spec, load, render
 from nam_dsp.errors import AudioFileError, ConfigError
 from nam_dsp.excitation import excitation
 from nam_dsp.nam_file import load_spec
+from nam_dsp.parallel_render import input_files as audio_files  # one rule for files and folders
 from nam_dsp.presets import preset
 
 from . import losses
@@ -54,7 +55,6 @@ EVAL_SYNTHETIC_NOTE = ("synthetic: held-out built-in excitation (no --eval-di gi
 #: Teacher metadata the student keeps: what the capture is and its calibrated levels.
 KEPT_METADATA = ("name", "modeled_by", "gear_make", "gear_model", "gear_type", "tone_type",
                  "input_level_dbu", "output_level_dbu")
-AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".ogg")
 
 
 def file_sha256(path) -> str:
@@ -76,20 +76,6 @@ def default_student(teacher_macs: int) -> str:
     a1 = preset("a1-standard").macs_per_sample()
     return "slimmable-a1" if teacher_macs >= A1_COST_SHARE * a1 else "slimmable-paper"
 
-
-def audio_files(paths: Sequence[str]) -> List[str]:
-    """Files and folders (their audio files, sorted) as one list of files."""
-    out = []
-    for path in paths:
-        if os.path.isdir(path):
-            found = sorted(os.path.join(path, f) for f in os.listdir(path)
-                           if f.lower().endswith(AUDIO_EXTENSIONS) and not f.startswith("."))
-            if not found:
-                raise AudioFileError(f"{path}: the folder holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
-            out += found
-        else:
-            out.append(path)
-    return out
 
 
 def read_di(path, rate: Optional[float], notices: Optional[list] = None) -> np.ndarray:
