@@ -202,8 +202,9 @@ ND_INLINE void nd_conv_block(float* out, ptrdiff_t out_stride, int o, ptrdiff_t 
     }
 }
 
-/* Rows o0 .. o0+R-1 over n_frames frames (a multiple of ND_LANES): groups of V vectors, then
-   single vectors; the same ORDER for both, so the partition never shows in the output. */
+/* Rows o .. o+R-1 over n_frames frames (a multiple of ND_LANES): groups of V vectors, then of 2
+   (when V > 2), then single vectors. ORDER is the same for all, so the partition never shows in
+   the output; the 2-groups keep a 64-frame chunk from ending in latency-bound single vectors. */
 ND_INLINE void nd_conv_rowblock(float* out, ptrdiff_t out_stride, int o, ptrdiff_t n_frames,
         const float* w, ptrdiff_t w_row, int n_in, int k_taps, int dil,
         const float* src, ptrdiff_t src_stride, const float* bias, const float* mix,
@@ -213,9 +214,78 @@ ND_INLINE void nd_conv_rowblock(float* out, ptrdiff_t out_stride, int o, ptrdiff
     for (; t0 + V * ND_LANES <= n_frames; t0 += V * ND_LANES)
         nd_conv_block(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
                       bias, mix, cond, add, add_stride, R, V, ORDER);
+    if (V > 2)
+        for (; t0 + 2 * ND_LANES <= n_frames; t0 += 2 * ND_LANES)
+            nd_conv_block(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
+                          bias, mix, cond, add, add_stride, R, 2, ORDER);
     for (; t0 < n_frames; t0 += ND_LANES)
         nd_conv_block(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,
                       bias, mix, cond, add, add_stride, R, 1, ORDER);
+}
+
+
+/* conv_rows with the register blocking recommended for this ISA (bench/simd measurements; order
+   o0 everywhere, so the plan may depend on n_frames and still never changes a bit). cond and add
+   must not be NULL: pass a zero row and add_stride 0 (conv_rows' ZEROS), mix NULL with it.
+     AVX2 (8 lanes, 16 ymm): n_frames <= 64: 1 row x 8 vectors (8 accumulators + broadcasts,
+       x straight from memory into the FMA); longer: 4 rows x 3 vectors (12 acc + 3 x + 1 w = 16).
+     SSE2 / NEON (4 lanes): 1 x 8 on SSE2 (measured best or within 10% on every shape);
+       NEON 4 x 4 (16 acc of 32 registers, spill-free, by-element FMLA) is untimed.
+     AVX-512: unmeasured here (no AVX-512 on this CPU): keep today's blocking (nd_conv_rows_compat). */
+#if ND_LANES == 8
+#  define ND_PLAN_SHORT_R 1
+#  define ND_PLAN_SHORT_V 8
+#  define ND_PLAN_LONG_R 4
+#  define ND_PLAN_LONG_V 3
+#elif ND_LANES == 4 && defined(__aarch64__)
+#  define ND_PLAN_SHORT_R 4
+#  define ND_PLAN_SHORT_V 4
+#  define ND_PLAN_LONG_R 4
+#  define ND_PLAN_LONG_V 4
+#elif ND_LANES == 4
+#  define ND_PLAN_SHORT_R 1
+#  define ND_PLAN_SHORT_V 8
+#  define ND_PLAN_LONG_R 1
+#  define ND_PLAN_LONG_V 8
+#else
+#  define ND_PLAN_SHORT_R 4
+#  define ND_PLAN_SHORT_V 2
+#  define ND_PLAN_LONG_R 4
+#  define ND_PLAN_LONG_V 2
+#endif
+static inline void nd_conv_rows(float* out, ptrdiff_t out_stride, int n_out, ptrdiff_t n_frames,
+        const float* w, ptrdiff_t w_row, int n_in, int k_taps, int dil,
+        const float* src, ptrdiff_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, ptrdiff_t add_stride) {
+    int o = 0;
+    if (n_frames <= 64) {
+        for (; o + ND_PLAN_SHORT_R <= n_out; o += ND_PLAN_SHORT_R)
+            nd_conv_rowblock(out, out_stride, o, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride,
+                             bias, mix, cond, add, add_stride, ND_PLAN_SHORT_R, ND_PLAN_SHORT_V, ND_ORDER_IK);
+    } else {
+        for (; o + ND_PLAN_LONG_R <= n_out; o += ND_PLAN_LONG_R)
+            nd_conv_rowblock(out, out_stride, o, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride,
+                             bias, mix, cond, add, add_stride, ND_PLAN_LONG_R, ND_PLAN_LONG_V, ND_ORDER_IK);
+    }
+    for (; o < n_out; o++)
+        nd_conv_rowblock(out, out_stride, o, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride,
+                         bias, mix, cond, add, add_stride, 1, 8, ND_ORDER_IK);
+}
+
+/* Today's summation orders (4-row blocks tap-split, the other rows one chain): bit-identical to
+   the current _conv_4x1/_2x2/_1x4/_1x1 on the same ISA, with blocks that fit its registers
+   (4 rows x 1 vector in tap-split = 12 vector registers at any lane count). */
+static inline void nd_conv_rows_compat(float* out, ptrdiff_t out_stride, int n_out, ptrdiff_t n_frames,
+        const float* w, ptrdiff_t w_row, int n_in, int k_taps, int dil,
+        const float* src, ptrdiff_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, ptrdiff_t add_stride) {
+    int o = 0;
+    for (; o + 4 <= n_out; o += 4)
+        nd_conv_rowblock(out, out_stride, o, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride,
+                         bias, mix, cond, add, add_stride, 4, 1, ND_ORDER_TAPSPLIT);
+    for (; o < n_out; o++)
+        nd_conv_rowblock(out, out_stride, o, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride,
+                         bias, mix, cond, add, add_stride, 1, ND_LANES == 16 ? 4 : 8, ND_ORDER_IK);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -235,23 +305,53 @@ ND_INLINE nd_v nd_tanh_pick(nd_v v, const int TANH) {
     return TANH == ND_TANH_SHORT ? nd_tanh_short(v) : TANH == ND_TANH_GENERAL ? nd_tanh(v) : nd_tanh_compat(v);
 }
 
+/* S = 1: one chain per row, from the bias + mixin on. S = 2: even taps in that chain, odd taps
+   in a second chain from 0, then added: half the latency, for widths where the chain (not the
+   FMA throughput) sets the time.
+   P = 1: packed weights, w[(i K + k) C + o] (C floats per tap, rows adjacent; w_row unused):
+   frees the integer registers the row offsets o * w_row take (same arithmetic, same bits). */
 ND_INLINE void nd_nw_conv_regs(nd_v z[4][8], ptrdiff_t t0, const float* w, ptrdiff_t w_row,
         int k_taps, int dil, const float* src, ptrdiff_t src_stride, const float* b,
-        const float* m, const float* cond, const int C, const int V) {
+        const float* m, const float* cond, const int C, const int V, const int S, const int P) {
+    const int packed = P;
+    nd_v z2[4][8];
     ND_UNROLL for (int o = 0; o < C; o++)
-        ND_UNROLL for (int c = 0; c < V; c++) z[o][c] = b[o] + m[o] * nd_load(cond + t0 + c * ND_LANES);
+        ND_UNROLL for (int c = 0; c < V; c++) {
+            z[o][c] = b[o] + m[o] * nd_load(cond + t0 + c * ND_LANES);
+            z2[o][c] = nd_zero();
+        }
     ND_UNROLL for (int i = 0; i < C; i++) {
-        for (int k = 0; k < k_taps; k++) {
-            const float* s = src + i * src_stride + t0 - (ptrdiff_t)(k_taps - 1 - k) * dil;
-            const float* wk = w + i * k_taps + k;
+        const float* si = src + i * src_stride + t0 - (ptrdiff_t)(k_taps - 1) * dil;
+        const float* wi = w + i * k_taps;
+        int k = 0;
+        if (S == 2) {
+            for (; k + 1 < k_taps; k += 2) {
+                nd_v x[8], y[8];
+                ND_UNROLL for (int c = 0; c < V; c++) {
+                    x[c] = nd_load(si + (ptrdiff_t)k * dil + c * ND_LANES);
+                    y[c] = nd_load(si + (ptrdiff_t)(k + 1) * dil + c * ND_LANES);
+                }
+                ND_UNROLL for (int o = 0; o < C; o++) {
+                    const float w0 = packed ? w[(i * k_taps + k) * C + o] : wi[o * w_row + k];
+                    const float w1 = packed ? w[(i * k_taps + k + 1) * C + o] : wi[o * w_row + k + 1];
+                    ND_UNROLL for (int c = 0; c < V; c++) {
+                        z[o][c] = z[o][c] + w0 * x[c];
+                        z2[o][c] = z2[o][c] + w1 * y[c];
+                    }
+                }
+            }
+        }
+        for (; k < k_taps; k++) {
             nd_v x[8];
-            ND_UNROLL for (int c = 0; c < V; c++) x[c] = nd_load(s + c * ND_LANES);
+            ND_UNROLL for (int c = 0; c < V; c++) x[c] = nd_load(si + (ptrdiff_t)k * dil + c * ND_LANES);
             ND_UNROLL for (int o = 0; o < C; o++) {
-                const float wo = wk[o * w_row];
+                const float wo = packed ? w[(i * k_taps + k) * C + o] : wi[o * w_row + k];
                 ND_UNROLL for (int c = 0; c < V; c++) z[o][c] = z[o][c] + wo * x[c];
             }
         }
     }
+    if (S == 2)
+        ND_UNROLL for (int o = 0; o < C; o++) ND_UNROLL for (int c = 0; c < V; c++) z[o][c] = z[o][c] + z2[o][c];
 }
 
 ND_INLINE void nd_nw_post_regs(nd_v a[4][8], ptrdiff_t t0, float* head, ptrdiff_t head_stride,
@@ -278,16 +378,17 @@ ND_INLINE void nd_nw_post_regs(nd_v a[4][8], ptrdiff_t t0, float* head, ptrdiff_
 ND_INLINE void nd_narrow_layer_pass(ptrdiff_t n_pad, const float* w, ptrdiff_t w_row, int k_taps,
         int dil, const float* src, ptrdiff_t src_stride, const float* b, const float* m,
         const float* cond, float* head, ptrdiff_t head_stride, const float* u, ptrdiff_t u_row,
-        const float* u_b, float* dst, ptrdiff_t dst_stride, const int C, const int V, const int TANH) {
+        const float* u_b, float* dst, ptrdiff_t dst_stride, const int C, const int V, const int TANH,
+        const int S, const int P) {
     ptrdiff_t t0 = 0;
     nd_v z[4][8];
     for (; t0 + V * ND_LANES <= n_pad; t0 += V * ND_LANES) {
-        nd_nw_conv_regs(z, t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, C, V);
+        nd_nw_conv_regs(z, t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, C, V, S, P);
         ND_UNROLL for (int o = 0; o < C; o++) ND_UNROLL for (int c = 0; c < V; c++) z[o][c] = nd_tanh_pick(z[o][c], TANH);
         nd_nw_post_regs(z, t0, head, head_stride, u, u_row, u_b, src, src_stride, dst, dst_stride, C, V);
     }
     for (; t0 < n_pad; t0 += ND_LANES) {
-        nd_nw_conv_regs(z, t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, C, 1);
+        nd_nw_conv_regs(z, t0, w, w_row, k_taps, dil, src, src_stride, b, m, cond, C, 1, S, P);
         ND_UNROLL for (int o = 0; o < C; o++) z[o][0] = nd_tanh_pick(z[o][0], TANH);
         nd_nw_post_regs(z, t0, head, head_stride, u, u_row, u_b, src, src_stride, dst, dst_stride, C, 1);
     }

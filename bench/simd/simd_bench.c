@@ -239,9 +239,10 @@ __attribute__((noinline)) static double peak_gflops(void) {
     nd_v a[12];
     for (int c = 0; c < 12; c++) a[c] = nd_set1(1.0f + c * 1e-3f);
     nd_v m = nd_set1(0.999999f), add = nd_set1(1e-6f);
-    const long iters = 20 * 1000 * 1000;
+    /* many short samples, best one: robust to other processes sharing the core */
+    const long iters = 100 * 1000;
     double best = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < 200; rep++) {
         double t0 = now();
         for (long it = 0; it < iters; it++) {
             ND_UNROLL for (int c = 0; c < 12; c++) a[c] = a[c] * m + add;
@@ -267,27 +268,27 @@ static void tanh_speed(void) {
         if (!__builtin_cpu_supports("avx512f")) { printf("%-48s (not run: CPU lacks AVX-512)\n", TANH_FORMS[fi].name); continue; }
 #endif
         double best = 1e30;
-        for (int rep = 0; rep < 7; rep++) {
+        for (int rep = 0; rep < 100; rep++) {
             memcpy(buf, orig, N * 4);
             double t0 = now();
-            for (int it = 0; it < 2000; it++) {
+            for (int it = 0; it < 100; it++) {
                 TANH_FORMS[fi].fn(buf, N);
                 __asm__ volatile("" : : "r"(buf) : "memory");
             }
-            double dt = (now() - t0) / 2000;
+            double dt = (now() - t0) / 100;
             if (dt < best) best = dt;
         }
         /* latency: 16 floats, each call's output (scaled back to ~[-4, 4]) is the next input */
         float v[16];
         for (int m = 0; m < 16; m++) v[m] = orig[m];
         double lbest = 1e30;
-        for (int rep = 0; rep < 5; rep++) {
+        for (int rep = 0; rep < 100; rep++) {
             double t0 = now();
-            for (int it = 0; it < 100000; it++) {
+            for (int it = 0; it < 2000; it++) {
                 TANH_FORMS[fi].fn(v, 16);
                 for (int m = 0; m < 16; m++) v[m] = v[m] * 3.9f + 0.01f;
             }
-            double dt = (now() - t0) / 100000;
+            double dt = (now() - t0) / 2000;
             if (dt < lbest) lbest = dt;
         }
         sink = v[3];
@@ -454,9 +455,9 @@ static double time_conv(conv_fn fn, const struct conv_shape* s, ptrdiff_t n_fram
                         const float* w, const float* src, const float* bias, const float* mix,
                         const float* cond, const float* add) {
     long flops = 2L * s->n_out * s->n_in * s->k * n_frames;
-    int inner = (int)(4e6 / flops) + 1;
+    int inner = (int)(1e6 / flops) + 1;
     double best = 1e30;
-    for (int rep = 0; rep < 7; rep++) {
+    for (int rep = 0; rep < 40; rep++) {
         double t0 = now();
         for (int it = 0; it < inner; it++) {
             fn(out, 512 + 64, s->n_out, n_frames, w, s->n_in * s->k, s->n_in, s->k, s->dil,
@@ -469,13 +470,59 @@ static double time_conv(conv_fn fn, const struct conv_shape* s, ptrdiff_t n_fram
     return flops / best * 1e-9;
 }
 
-static conv_fn best_conv_plan(void) {
-#if ND_LANES == 8
-    return conv_4x3_o0;
+/* The recommended conv_rows plans per ISA (see the notes): FAST = rows in blocks of PLAN_R in
+   order o0 (V = PLAN_V vectors per group), leftover rows one at a time (V = 8); COMPAT = the
+   engine's current orders (4-row blocks tap-split, the rest one chain), so bit-identical to the
+   current build of the same ISA, with a register blocking that fits. */
+#if ND_LANES == 16
+#define PLAN_R 4
+#define PLAN_V 2
+#define PLAN_CV 1
+#elif ND_LANES == 8
+#define PLAN_R 4
+#define PLAN_V 3
+#define PLAN_CV 1
 #else
-    return conv_4x2_o0;
+#define PLAN_R 1
+#define PLAN_V 8
+#define PLAN_CV 1
 #endif
+__attribute__((noinline)) static void plan_fast(float* out, ptrdiff_t out_stride, int n_out,
+        ptrdiff_t n_frames, const float* w, ptrdiff_t w_row, int n_in, int k_taps, int dil,
+        const float* src, ptrdiff_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, ptrdiff_t add_stride) {
+    NULL_TO_ZEROS
+    nd_conv_rows(out, out_stride, n_out, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride, bias, mix, cond, add, add_stride);
 }
+__attribute__((noinline)) static void plan_compat(float* out, ptrdiff_t out_stride, int n_out,
+        ptrdiff_t n_frames, const float* w, ptrdiff_t w_row, int n_in, int k_taps, int dil,
+        const float* src, ptrdiff_t src_stride, const float* bias, const float* mix,
+        const float* cond, const float* add, ptrdiff_t add_stride) {
+    NULL_TO_ZEROS
+    nd_conv_rows_compat(out, out_stride, n_out, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride, bias, mix, cond, add, add_stride);
+}
+#define PLAN_VARIANT(R, V)                                                                      \
+    __attribute__((noinline)) static void plan_##R##x##V(float* out, ptrdiff_t out_stride, int n_out, \
+            ptrdiff_t n_frames, const float* w, ptrdiff_t w_row, int n_in, int k_taps, int dil, \
+            const float* src, ptrdiff_t src_stride, const float* bias, const float* mix,        \
+            const float* cond, const float* add, ptrdiff_t add_stride) {                         \
+        NULL_TO_ZEROS                                                                            \
+        int o = 0;                                                                               \
+        for (; o + R <= n_out; o += R)                                                           \
+            nd_conv_rowblock(out, out_stride, o, n_frames, w, w_row, n_in, k_taps, dil, src,     \
+                             src_stride, bias, mix, cond, add, add_stride, R, V, ND_ORDER_IK);   \
+        for (; o < n_out; o++)                                                                   \
+            nd_conv_rowblock(out, out_stride, o, n_frames, w, w_row, n_in, k_taps, dil, src,     \
+                             src_stride, bias, mix, cond, add, add_stride, 1, 8, ND_ORDER_IK);   \
+    }
+PLAN_VARIANT(1, 8) PLAN_VARIANT(2, 4) PLAN_VARIANT(2, 6) PLAN_VARIANT(3, 4) PLAN_VARIANT(4, 2)
+PLAN_VARIANT(4, 3) PLAN_VARIANT(4, 4) PLAN_VARIANT(8, 2) PLAN_VARIANT(6, 2) PLAN_VARIANT(2, 8)
+static const struct { const char* name; conv_fn fn; } PLANS[] = {
+    {"1x8", plan_1x8}, {"2x4", plan_2x4}, {"2x6", plan_2x6}, {"3x4", plan_3x4}, {"4x2", plan_4x2},
+    {"4x3", plan_4x3}, {"4x4", plan_4x4}, {"8x2", plan_8x2}, {"6x2", plan_6x2}, {"2x8", plan_2x8}};
+#define N_PLANS ((int)(sizeof(PLANS) / sizeof(PLANS[0])))
+static conv_fn best_conv_plan(void) { return plan_fast; }
+static void noop_tanh(float* p, ptrdiff_t n) { (void)p; (void)n; }
 
 static int g_timing = 1;   /* 0: checks only (e.g. under qemu) */
 static int conv_study(double peak, int only_best) {
@@ -533,6 +580,16 @@ static int conv_study(double peak, int only_best) {
             double bc = 0; int bci = 0;
             for (int vi = 0; vi < N_CONV_VARIANTS; vi++)
                 if (CONV_VARIANTS[vi].O == compat && g[vi] > bc) { bc = g[vi]; bci = vi; }
+            /* plan_compat must equal the current kernels bit for bit */
+            plan_compat(ref, 512 + 64, s->n_out, nf, w, s->n_in * s->k, s->n_in, s->k, s->dil, src + LOOKBACK,
+                        SRC_STRIDE, bias, mix, cond, add, 512 + 64);
+            int same_c = 1;
+            for (int o = 0; o < s->n_out; o++) same_c &= !memcmp(out + o * (512 + 64), ref + o * (512 + 64), nf * 4);
+            if (!same_c) { mismatches++; printf("MISMATCH plan_compat != current kernels on %s\n", s->name); }
+            double pf = g_timing ? time_conv(plan_fast, s, nf, out, w, src, bias, mix, cond, add) : 0;
+            double pc = g_timing ? time_conv(plan_compat, s, nf, out, w, src, bias, mix, cond, add) : 0;
+            printf("%-26s %3d fr: plan_fast %5.1f (x%.2f) plan_compat %5.1f (x%.2f, bit-identical: %s)\n", s->name, nf,
+                   pf, pf / lg, pc, pc / lg, same_c ? "yes" : "NO");
             printf("%-26s %3d fr: current %5.1f | best %dx%d o%d %5.1f GFLOP/s (%2.0f%%, x%.2f) | best in current order %dx%d o%d %5.1f (x%.2f)%s",
                    s->name, nf, lg, CONV_VARIANTS[bi].R, CONV_VARIANTS[bi].V, CONV_VARIANTS[bi].O, best,
                    100 * best / peak, best / lg, CONV_VARIANTS[bci].R, CONV_VARIANTS[bci].V, compat, bc, bc / lg,
@@ -557,24 +614,30 @@ static int conv_study(double peak, int only_best) {
 #include "legacy_narrow.h"
 
 /* Narrow one-pass instantiations: C rows, V vectors per group, tanh form. */
-#define NW_ONEPASS(C, V, T)                                                                     \
-    __attribute__((noinline)) static void nw_onepass_##C##_##V##_##T(ptrdiff_t n_pad, const float* w, \
+#define NW_ONEPASS(C, V, T) NW_ONEPASS_S(C, V, T, 1) NW_ONEPASS_SP(C, V, T, 1, 1)
+#define NW_ONEPASS_S(C, V, T, S) NW_ONEPASS_SP(C, V, T, S, 0)
+#define NW_ONEPASS_SP(C, V, T, S, P)                                                            \
+    __attribute__((noinline)) static void nw_onepass_##C##_##V##_##T##_##S##_##P(ptrdiff_t n_pad, const float* w, \
             ptrdiff_t w_row, int k_taps, int dil, const float* src, ptrdiff_t src_stride,       \
             const float* b, const float* m, const float* cond, float* head, ptrdiff_t head_stride,\
             const float* u, ptrdiff_t u_row, const float* u_b, float* dst, ptrdiff_t dst_stride) { \
         nd_narrow_layer_pass(n_pad, w, w_row, k_taps, dil, src, src_stride, b, m, cond, head,  \
-                             head_stride, u, u_row, u_b, dst, dst_stride, C, V, T);             \
+                             head_stride, u, u_row, u_b, dst, dst_stride, C, V, T, S, P);       \
     }
 typedef void (*nw_fn)(ptrdiff_t, const float*, ptrdiff_t, int, int, const float*, ptrdiff_t,
                       const float*, const float*, const float*, float*, ptrdiff_t, const float*,
                       ptrdiff_t, const float*, float*, ptrdiff_t);
 #define NW_ROW(C) NW_ONEPASS(C, 1, 1) NW_ONEPASS(C, 2, 1) NW_ONEPASS(C, 4, 1) NW_ONEPASS(C, 8, 1) \
-    NW_ONEPASS(C, 1, 3) NW_ONEPASS(C, 2, 3) NW_ONEPASS(C, 4, 3) NW_ONEPASS(C, 8, 3)
+    NW_ONEPASS(C, 1, 3) NW_ONEPASS(C, 2, 3) NW_ONEPASS(C, 4, 3) NW_ONEPASS(C, 8, 3) \
+    NW_ONEPASS_S(C, 1, 1, 2) NW_ONEPASS_S(C, 2, 1, 2) NW_ONEPASS_S(C, 4, 1, 2) NW_ONEPASS_S(C, 8, 1, 2)
 NW_ROW(1) NW_ROW(2) NW_ROW(3) NW_ROW(4)
-struct nw_variant { int C, V, T; nw_fn fn; };
-#define NWV(C, V, T) {C, V, T, nw_onepass_##C##_##V##_##T}
+struct nw_variant { int C, V, T, S, P; nw_fn fn; };
+#define NWV(C, V, T) {C, V, T, 1, 0, nw_onepass_##C##_##V##_##T##_1_0}
+#define NWVS(C, V, T) {C, V, T, 2, 0, nw_onepass_##C##_##V##_##T##_2_0}
+#define NWVP(C, V, T) {C, V, T, 1, 1, nw_onepass_##C##_##V##_##T##_1_1}
 #define NWV_ROW(C) NWV(C, 1, 1), NWV(C, 2, 1), NWV(C, 4, 1), NWV(C, 8, 1), NWV(C, 1, 3), NWV(C, 2, 3), \
-    NWV(C, 4, 3), NWV(C, 8, 3)
+    NWV(C, 4, 3), NWV(C, 8, 3), NWVS(C, 1, 1), NWVS(C, 2, 1), NWVS(C, 4, 1), NWVS(C, 8, 1), \
+    NWVP(C, 1, 1), NWVP(C, 2, 1), NWVP(C, 4, 1), NWVP(C, 8, 1), NWVP(C, 1, 3), NWVP(C, 2, 3), NWVP(C, 4, 3), NWVP(C, 8, 3)
 static const struct nw_variant NW_VARIANTS[] = {NWV_ROW(1), NWV_ROW(2), NWV_ROW(3), NWV_ROW(4)};
 #define N_NW_VARIANTS ((int)(sizeof(NW_VARIANTS) / sizeof(NW_VARIANTS[0])))
 
@@ -584,7 +647,7 @@ static const struct nw_variant NW_VARIANTS[] = {NWV_ROW(1), NWV_ROW(2), NWV_ROW(
 #define WIDE (512 + 16)
 struct stack {
     int C, L, K, dil[MAXL];
-    float *w[MAXL], *b[MAXL], *m[MAXL], *u[MAXL], *ub[MAXL], *hist[MAXL];
+    float *w[MAXL], *wp[MAXL], *b[MAXL], *m[MAXL], *u[MAXL], *ub[MAXL], *hist[MAXL];
     float *acc, *rech, *head_w, head_b, *x, *cond, *y, *z;
 };
 static float frand(void) { return (float)rand() / RAND_MAX - 0.5f; }
@@ -597,6 +660,9 @@ static void stack_init(struct stack* st, int C, int L, int K, const int* dils, i
         st->hist[j] = xalloc((size_t)C * HIST_STRIDE * 4);
         float sc = 1.0f / sqrtf((float)(C * K));
         for (int q = 0; q < C * C * K; q++) st->w[j][q] = 2 * sc * frand();
+        st->wp[j] = xalloc(C * C * K * 4);   /* packed: [i][k][o] */
+        for (int o = 0; o < C; o++) for (int i = 0; i < C; i++) for (int k = 0; k < K; k++)
+            st->wp[j][(i * K + k) * C + o] = st->w[j][o * C * K + i * K + k];
         for (int q = 0; q < C; q++) { st->b[j][q] = 0.1f * frand(); st->m[j][q] = frand(); st->ub[j][q] = 0.1f * frand(); }
         for (int q = 0; q < C * C; q++) st->u[j][q] = frand() / sqrtf((float)C);
         for (int q = 0; q < C * HIST_STRIDE; q++) st->hist[j][q] = 0.3f * frand();
@@ -611,6 +677,7 @@ static void stack_init(struct stack* st, int C, int L, int K, const int* dils, i
 /* One block of n_pad frames through the stack. mode: 0 = wide path (conv_fn + tanh pass + head
    sum + 1x1 conv_fn with residual), 1 = legacy narrow 3-pass (current non-AVX-512 engine:
    16-float passes + tanh_tile), 2 = generic narrow one-pass (nw), 3 = generic narrow 3-pass. */
+static int g_packed = 0;
 static void stack_block(struct stack* st, ptrdiff_t n_pad, int mode, conv_fn conv, tanh_fn tanhf_, nw_fn nw) {
     const int C = st->C, K = st->K;
     conv(st->hist[0] + HIST_LOOK, HIST_STRIDE, C, n_pad, st->rech, 1, 1, 1, 1, st->x, WIDE, NULL, NULL, NULL, NULL, 0);
@@ -619,7 +686,7 @@ static void stack_block(struct stack* st, ptrdiff_t n_pad, int mode, conv_fn con
         const float* h = st->hist[j] + HIST_LOOK;
         float* dst = j + 1 < st->L ? st->hist[j + 1] + HIST_LOOK : NULL;
         if (mode == 2) {
-            nw(n_pad, st->w[j], C * K, K, st->dil[j], h, HIST_STRIDE, st->b[j], st->m[j], st->cond, st->acc, WIDE,
+            nw(n_pad, g_packed ? st->wp[j] : st->w[j], C * K, K, st->dil[j], h, HIST_STRIDE, st->b[j], st->m[j], st->cond, st->acc, WIDE,
                st->u[j], C, st->ub[j], dst, HIST_STRIDE);
         } else if (mode == 1) {
             nd_narrow_conv_pass(C, st->z, n_pad, n_pad, st->w[j], C * K, K, st->dil[j], h, HIST_STRIDE, st->b[j], st->m[j], st->cond);
@@ -640,9 +707,9 @@ static void stack_block(struct stack* st, ptrdiff_t n_pad, int mode, conv_fn con
 
 /* x real time at 48 kHz of a block size, best of 7 */
 static double stack_xrt(struct stack* st, ptrdiff_t n, int mode, conv_fn conv, tanh_fn tf, nw_fn nw) {
-    int blocks = (int)(3e6 / (st->C * st->C * st->K * st->L * (double)n + 2000.0 * n)) + 2;
+    int blocks = (int)(3e5 / (st->C * st->C * st->K * st->L * (double)n + 2000.0 * n)) + 1;
     double best = 1e30;
-    for (int rep = 0; rep < 7; rep++) {
+    for (int rep = 0; rep < 40; rep++) {
         double t0 = now();
         for (int it = 0; it < blocks; it++) stack_block(st, n, mode, conv, tf, nw);
         double dt = (now() - t0) / blocks;
@@ -664,17 +731,82 @@ static int narrow_check(void) {
             struct stack st;
             srand(7); stack_init(&st, v->C, 15, 6, paper_dils, 5);
             if (v->T == 3) stack_block(&st, nf, 1, legacy_conv_rows, tanh_tile_ref, NULL);
-            else stack_block(&st, nf, 2, legacy_conv_rows, NULL, NW_VARIANTS[vi - (vi % 4)].fn);
+            else {
+                g_packed = v->P;
+                stack_block(&st, nf, 2, legacy_conv_rows, NULL, NW_VARIANTS[vi - (vi % 4)].fn);  /* V1, same T, S, P */
+                g_packed = 0;
+            }
             memcpy(y1, st.y, nf * 4);
             srand(7); stack_init(&st, v->C, 15, 6, paper_dils, 5);
+            g_packed = v->P;
             stack_block(&st, nf, 2, legacy_conv_rows, NULL, v->fn);
+            g_packed = 0;
             int differ = memcmp(y1, st.y, nf * 4) != 0;
             bad += differ;
-            printf("narrow one-pass C%d V%d %s, %d frames: %s %s\n", v->C, v->V, v->T == 1 ? "short" : "compat", nf,
+            printf("narrow one-pass C%d V%d %s%s%s, %d frames: %s %s\n", v->C, v->V, v->T == 1 ? "short" : "compat", v->S == 2 ? " split" : "", v->P ? " packed" : "", nf,
                    differ ? "DIFFERS from" : "bit-identical to", v->T == 3 ? "the current 3-pass (tanh_tile)" : "one-pass V1");
         }
     free(y1);
     return bad;
+}
+
+
+/* seconds per block */
+static double stack_time(struct stack* st, ptrdiff_t n, int mode, conv_fn conv, tanh_fn tf, nw_fn nw) {
+    return (n / 48000.0) / stack_xrt(st, n, mode, conv, tf, nw);
+}
+
+/* A1 standard: array 1 (16 ch, K=3, dilations 1..512) + array 2 (8 ch), both 10 layers; the
+   rechannel 16->8 and head 16->8 of the real model are timed as 1->8 and 8->1 (under 3% of the
+   MACs). Also checks plan_compat + nd_tanh_compat == the current engine path bit for bit. */
+static void a1_study(void) {
+    static const int dils[10] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+    struct stack s1, s2;
+    srand(3); stack_init(&s1, 16, 10, 3, dils, 10);
+    srand(4); stack_init(&s2, 8, 10, 3, dils, 10);
+    printf("# A1 standard (16 + 8 channels, K=3, 2 x 10 layers), %s: x real time at 48 kHz\n", ISA_NAME);
+    for (int nf = 64; nf <= 512; nf *= 8) {
+        double cur = 0, fast = 0, fast_s = 0, comp = 0;
+        for (int r = 0; r < 3; r++) {   /* interleaved rounds, best of each */
+            double c = stack_time(&s1, nf, 0, legacy_conv_rows, tanh_tile_ref, NULL) + stack_time(&s2, nf, 0, legacy_conv_rows, tanh_tile_ref, NULL);
+            double f = stack_time(&s1, nf, 0, plan_fast, gen_tanh_array, NULL) + stack_time(&s2, nf, 0, plan_fast, gen_tanh_array, NULL);
+            double fs = stack_time(&s1, nf, 0, plan_fast, gen_tanh_short_array, NULL) + stack_time(&s2, nf, 0, plan_fast, gen_tanh_short_array, NULL);
+            double p = stack_time(&s1, nf, 0, plan_compat, gen_tanh_compat_array, NULL) + stack_time(&s2, nf, 0, plan_compat, gen_tanh_compat_array, NULL);
+            if (!r || c < cur) cur = c;
+            if (!r || f < fast) fast = f;
+            if (!r || fs < fast_s) fast_s = fs;
+            if (!r || p < comp) comp = p;
+        }
+        double rt = nf / 48000.0;
+        printf("A1 %3d fr: current engine path %.1fx | plan_fast + nd_tanh %.1fx (x%.2f) | plan_fast + nd_tanh_short %.1fx (x%.2f) | plan_compat + nd_tanh_compat %.1fx (x%.2f)",
+               nf, rt / cur, rt / fast, cur / fast, rt / fast_s, cur / fast_s, rt / comp, cur / comp);
+        /* bit-identity of the compat path */
+        struct stack c1; srand(3); stack_init(&c1, 16, 10, 3, dils, 10);
+        stack_block(&c1, nf, 0, legacy_conv_rows, tanh_tile_ref, NULL);
+        float* y1 = xalloc(WIDE * 4); memcpy(y1, c1.y, nf * 4);
+        srand(3); stack_init(&c1, 16, 10, 3, dils, 10);
+        stack_block(&c1, nf, 0, plan_compat, gen_tanh_compat_array, NULL);
+        printf(" [compat %s current]\n", memcmp(y1, c1.y, nf * 4) ? "DIFFERS from" : "bit-identical to");
+        free(y1);
+        printf("   plans (rows x vectors, o0, nd_tanh):");
+        for (int pi = 0; pi < N_PLANS; pi++) {
+            double t = 1e30;
+            for (int r = 0; r < 3; r++) {
+                double q = stack_time(&s1, nf, 0, PLANS[pi].fn, gen_tanh_array, NULL) + stack_time(&s2, nf, 0, PLANS[pi].fn, gen_tanh_array, NULL);
+                if (q < t) t = q;
+            }
+            printf(" %s %.1fx", PLANS[pi].name, rt / t);
+        }
+        {
+            double t = 1e30;
+            for (int r = 0; r < 3; r++) {
+                double q = stack_time(&s1, nf, 0, plan_fast, noop_tanh, NULL) + stack_time(&s2, nf, 0, plan_fast, noop_tanh, NULL);
+                if (q < t) t = q;
+            }
+            printf(" | plan_fast without tanh %.1fx (tanh = %.0f%% of the time)", rt / t, 100 * (1 - (t / fast)));
+        }
+        printf("\n");
+    }
 }
 
 static void narrow_study(void) {
@@ -698,19 +830,23 @@ static void narrow_study(void) {
                 for (int vi = 0; vi < N_NW_VARIANTS; vi++) {
                     if (NW_VARIANTS[vi].C != C) continue;
                     if (NW_VARIANTS[vi].V * ND_LANES > nf) continue;
+                    g_packed = NW_VARIANTS[vi].P;
                     double g = stack_xrt(&st, nf, 2, plan, NULL, NW_VARIANTS[vi].fn);
-                    printf(" | 1-pass V%d %s %.0fx", NW_VARIANTS[vi].V, NW_VARIANTS[vi].T == 1 ? "short" : "compat", g);
+                    g_packed = 0;
+                    printf(" | V%d %s%s%s %.0fx", NW_VARIANTS[vi].V, NW_VARIANTS[vi].T == 1 ? "short" : "compat", NW_VARIANTS[vi].S == 2 ? "/split" : "", NW_VARIANTS[vi].P ? "/packed" : "", g);
                     if (NW_VARIANTS[vi].T == 1 && g > best) { best = g; bi = vi; }
                     if (NW_VARIANTS[vi].T == 3 && g > best_c) { best_c = g; bci = vi; }
                 }
-                printf("\n   best short-tanh 1-pass V%d %.0fx (x%.2f current, w8 ratio %.1f); best compat 1-pass V%d %.0fx (x%.2f current)",
-                       NW_VARIANTS[bi].V, best, best / cur, w8 > 0 ? best / w8 : 0, NW_VARIANTS[bci].V, best_c, best_c / cur);
+                printf("\n   best short-tanh 1-pass V%d%s %.0fx (x%.2f current, w8 ratio %.1f); best compat 1-pass V%d %.0fx (x%.2f current)",
+                       NW_VARIANTS[bi].V, NW_VARIANTS[bi].S == 2 ? " split" : NW_VARIANTS[bi].P ? " packed" : "", best, best / cur, w8 > 0 ? best / w8 : 0, NW_VARIANTS[bci].V, best_c, best_c / cur);
                 /* check: compat 1-pass output == legacy 3-pass output */
                 struct stack s2; srand(7); stack_init(&s2, C, 15, 6, paper_dils, 5);
                 stack_block(&s2, nf, 1, legacy_conv_rows, tanh_tile_ref, NULL);
                 float* y1 = xalloc(WIDE * 4); memcpy(y1, s2.y, nf * 4);
                 srand(7); stack_init(&s2, C, 15, 6, paper_dils, 5);
+                g_packed = NW_VARIANTS[bci].P;
                 stack_block(&s2, nf, 2, legacy_conv_rows, NULL, NW_VARIANTS[bci].fn);
+                g_packed = 0;
                 printf(" [compat 1-pass %s legacy 3-pass]", memcmp(y1, s2.y, nf * 4) ? "DIFFERS from" : "bit-identical to");
                 free(y1);
             }
@@ -744,6 +880,7 @@ int main(int argc, char** argv) {
     if (!strcmp(mode, "speed") || !strcmp(mode, "tanh")) tanh_speed();
     int bad = 0;
     if (!strcmp(mode, "speed") || !strcmp(mode, "conv")) bad |= conv_study(peak, 0);
+    if (!strcmp(mode, "speed") || !strcmp(mode, "a1")) a1_study();
     if (!strcmp(mode, "speed") || !strcmp(mode, "narrow")) narrow_study();
     return bad;
     return 0;
