@@ -34,16 +34,10 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-try:
-    import nam_dsp.training  # noqa: F401
-except ImportError:  # source tree without pip install -e
-    sys.path.insert(0, ROOT)
-    import nam_dsp
-    nam_dsp.__path__.append(ROOT)
 
-from nam_dsp.executor import Task, run_tasks  # noqa: E402
-from nam_dsp.output_paths import write_text_atomic  # noqa: E402
-from nam_dsp.training.distill import SlimJob, audio_files, distil  # noqa: E402
+from nam_dsp.executor import Task, run_tasks
+from nam_dsp.output_paths import write_text_atomic
+from nam_dsp.training.distill import SlimJob, audio_files, distil
 
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 CAPTURES = os.path.join(SHARED, "models", "captures")

@@ -12,6 +12,7 @@ builds and installs a wheel in fresh venvs: minutes and network, so it is not ru
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import subprocess
 import sys
@@ -20,8 +21,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import wheel_smoke  # noqa: E402
+
+def _tool(name: str):
+    """A script of tools/ as a module (tools/ is not a package and is not installed)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wheel_smoke = _tool("wheel_smoke")
 
 tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
 

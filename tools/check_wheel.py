@@ -27,6 +27,7 @@ Exit status 0 when every step passed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -124,8 +125,10 @@ def main(argv=None) -> int:
         # 4. the same wheel on emulated older CPUs
         qemu = shutil.which("qemu-x86_64-static") or shutil.which("qemu-x86_64")
         if qemu and os.uname().machine == "x86_64":
-            sys.path.insert(0, str(SMOKE.parent))
-            from wheel_smoke import runnable_variants
+            spec = importlib.util.spec_from_file_location("wheel_smoke", SMOKE)
+            wheel_smoke = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(wheel_smoke)
+            runnable_variants = wheel_smoke.runnable_variants
             cpus = [("Westmere", "baseline")]
             if not args.allow_no_dispatch and "avx2" in runnable_variants():
                 cpus.append(("Haswell", "avx2"))
