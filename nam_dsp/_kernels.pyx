@@ -539,7 +539,8 @@ cdef class WaveNetKernel(StreamKernel):
             self.nonfinite_count += bad
 
     cdef int _before_block(self) except -1:
-        self.apply_pending_width()
+        if self.pending_width > 0:   # skips the cpdef dispatch on every other block
+            self.apply_pending_width()
         return 0
 
     cpdef apply_pending_width(self):
