@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=positive_int, default=None, help="number of optimizer steps")
     parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam",
                         help="optimizer (default %(default)s)")
-    parser.add_argument("--schedule", choices=["uniform", "sandwich", "progressive"], default="uniform",
+    from .trainer import WIDTH_SCHEDULES
+    parser.add_argument("--schedule", choices=WIDTH_SCHEDULES, default="uniform",
                         help="widths per step: one drawn uniformly (the paper); smallest + largest + one "
                         "random; or progressive shrinking: the full width alone for the first fifth of "
                         "the budget, narrower widths joining until half-way (default %(default)s)")
@@ -226,11 +227,8 @@ def plot_checkpoint(ckpt_path, png_path, title: str = "") -> bool:
     return plot_history(best, history, val_history, png_path, title)
 
 
-#: NAM's verdict thresholds on validation ESR, drawn on the figure.
-NAM_THRESHOLDS = ((0.01, "great"), (0.035, "not bad"), (0.1, "might be OK"))
-
-
 def _thresholds(ax) -> None:
+    from .trainer import NAM_THRESHOLDS
     for value, words in NAM_THRESHOLDS:
         ax.axhline(value, color="0.5", lw=0.8, ls="--")
         ax.annotate(words, (1.0, value), xycoords=("axes fraction", "data"), ha="right",

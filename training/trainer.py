@@ -54,6 +54,9 @@ INVERSION_PENALTY = 10.0
 #: ``schedule`` values: which widths a step trains.
 WIDTH_SCHEDULES = ("uniform", "sandwich", "progressive")
 
+#: NAM's verdicts on validation ESR that figures draw as lines (the bounds :func:`verdict` uses).
+NAM_THRESHOLDS = ((0.01, "great"), (0.035, "not bad"), (0.1, "might be OK"))
+
 
 def progressive_widths(widths: list, progress: float) -> list:
     """The widths a progressive-shrinking run trains at ``progress`` (0..1) of its budget: the

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 
+from nam_dsp.training.trainer import NAM_THRESHOLDS
+
 
 FULL_RUN = "python -m bench.paper --tones clean crunch lead rhythm --budget-minutes 30 --jobs 2"
 ORDER = ["slimmable-paper", "paper-full", "a1-standard", "a1-nano-paper", "paper-w2", "paper-w4"]
@@ -27,8 +29,6 @@ PLAIN_LABELS = {
     "a1-standard": "NAM A1 standard (16 + 8 channels)",
     "a1-nano-paper": "NAM A1 nano",
 }
-#: NAM's verdicts on validation ESR, drawn as lines.
-NAM_THRESHOLDS = ((0.01, "great"), (0.035, "not bad"), (0.1, "might be OK"))
 #: The paper's claim, as bars: slimmable ESR over the model trained for that width alone.
 TARGETS = {8: ("paper-full", 1.25), 4: ("paper-w4", 1.5), 2: ("paper-w2", 1.5)}
 
