@@ -4,7 +4,6 @@
 
    Entry points:
      nd_clamp_posf, nd_minf, nd_maxf               branch-free scalar helpers
-     nd_vfloat, nd_vzero, nd_vload, nd_vstore      one tile (16 floats) as a vector value
      nd_vn, nd_vni, nd_vnzero, nd_vnset1, nd_vniset1, nd_vnload, nd_vnstore, nd_vnselect
                                                    one native vector (ND_LANES floats / int32s)
 */
@@ -30,14 +29,6 @@ static inline float nd_clamp_posf(float x, float c) {
 }
 static inline float nd_minf(float a, float b) { return a < b ? a : b; }
 static inline float nd_maxf(float a, float b) { return a > b ? a : b; }
-
-/* One tile of 16 floats as a GCC/Clang vector type: the micro-kernels say exactly which values
-   live in registers instead of hoping the auto-vectoriser finds it. On machines without 512-bit
-   registers the compiler splits each operation into narrower ones. A scalar operand broadcasts. */
-typedef float nd_vfloat __attribute__((vector_size(64), aligned(4), may_alias));
-static inline nd_vfloat nd_vzero(void) { nd_vfloat z = {0}; return z; }
-static inline nd_vfloat nd_vload(const float* p) { return *(const nd_vfloat*)p; }
-static inline void nd_vstore(float* p, nd_vfloat v) { *(nd_vfloat*)p = v; }
 
 /* One native vector register of ND_LANES floats: what a kernel that must fit its accumulators in
    the register file (16 registers on SSE2 and AVX2, 32 on AVX-512 and NEON) works on, a tile

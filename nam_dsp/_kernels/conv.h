@@ -1,10 +1,12 @@
-/* conv.h: the convolution micro-kernels, register blocks of rows x ND_TILE-frame tiles.
+/* conv.h: the convolution micro-kernels, register blocks of rows x native vectors of frames.
 
    Entry point:
      nd_conv_rows(out, out_stride, n_out, n_frames, w, w_row, n_in, k_taps, dil, src, src_stride,
                   bias, mix, cond, add, add_stride)
        out[o, f] = sum_{i,k} w[o, i, k] src[i, f - (K-1-k) dil] + (bias[o] + mix[o] cond[f]) + add[o, f]
        for o < n_out, f < n_frames (a multiple of ND_TILE).
+
+   Every block works on native vectors (nd_vn), never on a vector wider than the machine's.
 */
 #ifndef ND_CONV_H
 #define ND_CONV_H
@@ -14,21 +16,15 @@
 /* Stands in for an absent mixin input or residual (static storage: zero). */
 static float nd_zeros[ND_CHUNK + 2 * ND_TILE];
 
+#define ND_CONV_INLINE static inline __attribute__((always_inline))
+#define ND_CONV_UNROLL _Pragma("GCC unroll 8")
+
 #define ND_CONV_ARGS float* out, nd_index out_stride, int o, nd_index t0, const float* w,          \
     nd_index w_row, int n_in, int k_taps, int dil, const float* src, nd_index src_stride,        \
     const float* bias, const float* mix, const float* cond, const float* add, nd_index add_stride
 
-/* Stores one accumulated tile of row (o + R), frame offset OFF: conv sum first, then bias and
-   mixin, then the residual. */
-#define ND_CONV_STORE(acc, R, OFF) do {                                                          \
-        float bo = bias != NULL ? bias[o + (R)] : (float)0.0;                                    \
-        float mo = mix != NULL ? mix[o + (R)] : (float)0.0;                                      \
-        nd_vstore(out + (o + (R)) * out_stride + t0 + (OFF),                                     \
-                  ((acc) + (bo + (mo * nd_vload(cond + t0 + (OFF)))))                            \
-                  + nd_vload(add + (o + (R)) * add_stride + t0 + (OFF)));                        \
-    } while (0)
-
-/* ND_CONV_STORE for one native vector at frame t. */
+/* Stores accumulator `acc` of row (o + R) at frame t (one native vector): conv sum first, then
+   bias and mixin, then the residual. */
 #define ND_CONV_STORE_N(acc, R, t) do {                                                          \
         float bo = bias != NULL ? bias[o + (R)] : (float)0.0;                                    \
         float mo = mix != NULL ? mix[o + (R)] : (float)0.0;                                      \
@@ -91,82 +87,36 @@ static inline void nd_conv_4x1(ND_CONV_ARGS) {
     }
 }
 
-/* 2 rows x 2 tiles of frames: 4 vector accumulators. */
-static inline void nd_conv_2x2(ND_CONV_ARGS) {
-    nd_vfloat a0, a1, a2, a3, x0, x1;
+/* R rows x V native vectors of frames from frame t0: one chain per accumulator over (input, tap),
+   from zero. R and V are constants where it is called (always inlined, loops unrolled), so the
+   R * V accumulators live in registers: GCC lowers a vector wider than the machine's through
+   the stack, which made these blocks 5-10x slower on AVX2 when they worked on 16-float tiles. */
+ND_CONV_INLINE void nd_conv_block(ND_CONV_ARGS, const int R, const int V) {
+    nd_vn acc[2][8], x[8];
     int i, k;
     const float* s;
     const float* wp;
-    float w0, w1;
-    a0 = nd_vzero(); a1 = nd_vzero(); a2 = nd_vzero(); a3 = nd_vzero();
+    ND_CONV_UNROLL for (int r = 0; r < R; r++)
+        ND_CONV_UNROLL for (int v = 0; v < V; v++) acc[r][v] = nd_vnzero();
     for (i = 0; i < n_in; i++) {
         for (k = 0; k < k_taps; k++) {
             s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil;
             wp = w + o * w_row + i * k_taps + k;
-            w0 = wp[0];
-            w1 = wp[w_row];
-            x0 = nd_vload(s);
-            x1 = nd_vload(s + 1 * ND_TILE);
-            a0 = a0 + w0 * x0;
-            a1 = a1 + w0 * x1;
-            a2 = a2 + w1 * x0;
-            a3 = a3 + w1 * x1;
+            ND_CONV_UNROLL for (int v = 0; v < V; v++) x[v] = nd_vnload(s + v * ND_LANES);
+            ND_CONV_UNROLL for (int r = 0; r < R; r++) {
+                const float wr = wp[r * w_row];
+                ND_CONV_UNROLL for (int v = 0; v < V; v++) acc[r][v] = acc[r][v] + wr * x[v];
+            }
         }
     }
-    ND_CONV_STORE(a0, 0, 0);
-    ND_CONV_STORE(a1, 0, 1 * ND_TILE);
-    ND_CONV_STORE(a2, 1, 0);
-    ND_CONV_STORE(a3, 1, 1 * ND_TILE);
+    ND_CONV_UNROLL for (int r = 0; r < R; r++)
+        ND_CONV_UNROLL for (int v = 0; v < V; v++) ND_CONV_STORE_N(acc[r][v], r, t0 + v * ND_LANES);
 }
 
-/* 1 row x 4 tiles of frames: 4 vector accumulators. */
-static inline void nd_conv_1x4(ND_CONV_ARGS) {
-    nd_vfloat a0, a1, a2, a3, x0, x1, x2, x3;
-    int i, k;
-    const float* s;
-    const float* wp;
-    float w0;
-    a0 = nd_vzero(); a1 = nd_vzero(); a2 = nd_vzero(); a3 = nd_vzero();
-    for (i = 0; i < n_in; i++) {
-        for (k = 0; k < k_taps; k++) {
-            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil;
-            wp = w + o * w_row + i * k_taps + k;
-            w0 = wp[0];
-            x0 = nd_vload(s);
-            x1 = nd_vload(s + 1 * ND_TILE);
-            x2 = nd_vload(s + 2 * ND_TILE);
-            x3 = nd_vload(s + 3 * ND_TILE);
-            a0 = a0 + w0 * x0;
-            a1 = a1 + w0 * x1;
-            a2 = a2 + w0 * x2;
-            a3 = a3 + w0 * x3;
-        }
-    }
-    ND_CONV_STORE(a0, 0, 0);
-    ND_CONV_STORE(a1, 0, 1 * ND_TILE);
-    ND_CONV_STORE(a2, 0, 2 * ND_TILE);
-    ND_CONV_STORE(a3, 0, 3 * ND_TILE);
-}
-
-/* 1 row x 1 tile of frames. */
-static inline void nd_conv_1x1(ND_CONV_ARGS) {
-    nd_vfloat a0, x0;
-    int i, k;
-    const float* s;
-    const float* wp;
-    float w0;
-    a0 = nd_vzero();
-    for (i = 0; i < n_in; i++) {
-        for (k = 0; k < k_taps; k++) {
-            s = src + i * src_stride + t0 - (k_taps - 1 - k) * dil;
-            wp = w + o * w_row + i * k_taps + k;
-            w0 = wp[0];
-            x0 = nd_vload(s);
-            a0 = a0 + w0 * x0;
-        }
-    }
-    ND_CONV_STORE(a0, 0, 0);
-}
+/* Native vectors per block for the last rows: 2 rows x ND_CONV_V2, 1 row x ND_CONV_V1 (each
+   input vector feeds one FMA there, so it is a memory operand and needs no register). */
+#define ND_CONV_V2 4
+#define ND_CONV_V1 8
 
 /* For every row o < n_out and frame f < n_frames (a multiple of ND_TILE):
 
@@ -177,8 +127,8 @@ static inline void nd_conv_1x1(ND_CONV_ARGS) {
    summed first and the (larger) bias / mixin / residual terms added last: that order loses the
    least precision in float32.
 
-   Rows are covered by register blocks of 4 rows x 1 tile, then 2 rows x 2 tiles, then 1 row x 4
-   tiles, so narrow layers keep as many FMAs in flight as wide ones. Every block performs the
+   Rows are covered by register blocks of 4 rows x 1 tile, then 2 rows x ND_CONV_V2 native
+   vectors, then 1 row x ND_CONV_V1, so the last rows keep as many FMAs in flight as the first. Every block performs the
    same operations in the same order for a given frame, so the result never depends on which
    block (or block partition of the stream) computed it. */
 static inline void nd_conv_rows(float* out, nd_index out_stride, int n_out, nd_index n_frames,
@@ -203,31 +153,28 @@ static inline void nd_conv_rows(float* out, nd_index out_stride, int n_out, nd_i
         for (t0 = 0; t0 < n_frames; t0 += ND_TILE) ND_CONV_CALL(nd_conv_4x1, o);
         o += 4;
     }
+    /* The last rows, in native vectors of frames (n_frames is a multiple of ND_LANES). */
+#define ND_CONV_BLOCKS(R, V_BIG)                                                                 \
+    do {                                                                                         \
+        t0 = 0;                                                                                  \
+        while (t0 + (V_BIG) * ND_LANES <= n_frames) {                                            \
+            nd_conv_block(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,   \
+                          bias, mix, cond, add, add_stride, R, V_BIG);                           \
+            t0 += (V_BIG) * ND_LANES;                                                            \
+        }                                                                                        \
+        for (; t0 < n_frames; t0 += ND_LANES)                                                    \
+            nd_conv_block(out, out_stride, o, t0, w, w_row, n_in, k_taps, dil, src, src_stride,   \
+                          bias, mix, cond, add, add_stride, R, 1);                               \
+    } while (0)
     while (o + 2 <= n_out) {
-        t0 = 0;
-        while (t0 + 2 * ND_TILE <= n_frames) {
-            ND_CONV_CALL(nd_conv_2x2, o);
-            t0 += 2 * ND_TILE;
-        }
-        while (t0 < n_frames) {
-            ND_CONV_CALL(nd_conv_1x1, o);
-            ND_CONV_CALL(nd_conv_1x1, o + 1);
-            t0 += ND_TILE;
-        }
+        ND_CONV_BLOCKS(2, ND_CONV_V2);
         o += 2;
     }
     while (o < n_out) {
-        t0 = 0;
-        while (t0 + 4 * ND_TILE <= n_frames) {
-            ND_CONV_CALL(nd_conv_1x4, o);
-            t0 += 4 * ND_TILE;
-        }
-        while (t0 < n_frames) {
-            ND_CONV_CALL(nd_conv_1x1, o);
-            t0 += ND_TILE;
-        }
+        ND_CONV_BLOCKS(1, ND_CONV_V1);
         o += 1;
     }
+#undef ND_CONV_BLOCKS
 #undef ND_CONV_CALL
 }
 
