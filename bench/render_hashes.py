@@ -2,8 +2,9 @@
 
 Renders every shared model that has a NAM Core reference render (at the reference's slim setting)
 over the reference DI, and the bundled default model at every width over the demo's plucked
-phrase, and records the SHA-256 of each float32 output. Hashes are only comparable on the same CPU
-and build variant (vector width and float contraction are the build's own).
+phrase, and records the SHA-256 of each float32 output, once per instruction-set variant this CPU
+runs (baseline, avx2, avx512 here). Hashes are only comparable on the same CPU kind and variant;
+--check compares the variants both the record and this machine have.
 
     python bench/render_hashes.py --write bench/results/render_hashes.json
     python bench/render_hashes.py --check bench/results/render_hashes.json
@@ -22,6 +23,7 @@ import numpy as np
 import soundfile
 
 import nam_dsp
+from nam_dsp import _kernels
 from nam_dsp.benchmark import cpu_model
 from nam_dsp.demo import plucked_phrase
 
@@ -58,24 +60,38 @@ def main(argv=None) -> int:
     if not DATA.is_dir():
         print(f"shared data not found at {DATA}", file=sys.stderr)
         return 2
-    hashes = render_hashes()
-    record = {"cpu": cpu_model(), "isa": getattr(nam_dsp, "isa", lambda: "native")(),
-              "hashes": hashes}
+    hashes = {}
+    try:
+        for isa in _kernels.available_isas():
+            _kernels.use_isa(isa)
+            hashes[isa] = render_hashes()
+    finally:
+        _kernels.use_isa(None)
+    record = {"cpu": cpu_model(), "hashes": hashes}
     if args.write:
         args.write.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        print(f"{len(hashes)} render hashes written to {args.write}")
+        print(f"{sum(map(len, hashes.values()))} render hashes ({', '.join(hashes)}) written to "
+              f"{args.write}")
         return 0
     expected = json.loads(args.check.read_text())
-    changed = sorted(k for k in expected["hashes"] if hashes.get(k) != expected["hashes"][k])
-    missing = sorted(set(hashes) - set(expected["hashes"]))
-    print(f"{len(expected['hashes']) - len(changed)} of {len(expected['hashes'])} renders "
-          f"bit-identical to {args.check} (recorded on {expected['cpu']}, {expected['isa']}; "
-          f"this machine {record['cpu']}, {record['isa']})")
-    for name in changed:
-        print(f"  changed: {name}")
-    if missing:
-        print(f"  not in the record: {', '.join(missing)}")
-    return 1 if changed else 0
+    common = [isa for isa in hashes if isa in expected["hashes"]]
+    if not common:
+        print(f"{args.check} has no variant this machine runs ({', '.join(expected['hashes'])})",
+              file=sys.stderr)
+        return 2
+    failed = False
+    for isa in common:
+        want, got = expected["hashes"][isa], hashes[isa]
+        changed = sorted(k for k in want if got.get(k) != want[k])
+        missing = sorted(set(got) - set(want))
+        print(f"{isa}: {len(want) - len(changed)} of {len(want)} renders bit-identical to "
+              f"{args.check} (recorded on {expected['cpu']}; this machine {record['cpu']})")
+        for name in changed:
+            print(f"  changed: {name}")
+        if missing:
+            print(f"  not in the record: {', '.join(missing)}")
+        failed = failed or bool(changed)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
