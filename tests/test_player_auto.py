@@ -100,11 +100,6 @@ LOAD = 0.4
 
 
 @pytest.mark.realtime
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect since the narrow-layer pass runs on AVX2 (this round): after the load, auto-width "
-    "climbs back to width 4 but not on to 8 (seen twice in full runs on an idle AMD EPYC, AVX2); "
-    "the step-up prediction does not yet model the jump in cost from width 4 to width 5, where "
-    "layers leave the narrow path"))
 def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xruns():
     """JACK at 256 frames. A second copy of the model, kept at the player's width, processes
     extra blocks inside the callback (a load that, like the model, shrinks with the width):
