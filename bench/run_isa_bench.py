@@ -1,7 +1,7 @@
 """Time every instruction-set variant this CPU runs in ONE run, interleaved: ``bench/results/isa.json``.
 
 Cases at 64-sample blocks (fixed-seed noise at -20 dBFS, warmed up): the A1 "standard" preset and
-the paper's slimmable model at widths 1, 2, 4 and 8, one model per (variant, case), all taking
+the paper's slimmable model at widths 1, 2, 4, 6 and 8, one model per (variant, case), all taking
 turns round after round (``nam_dsp.benchmark.interleaved_isa_block_times``; each keeps its best
 round), so every ratio below comes from the same run. With ``--previous PATH`` the same cases
 also run on another build's ``_kernels`` extension (e.g. the previous commit's, built in a
@@ -25,12 +25,12 @@ import types
 from pathlib import Path
 
 import nam_dsp
-from nam_dsp import _kernels
+from nam_dsp import _kernels, _packing
 from nam_dsp.benchmark import INTERLEAVED_SECONDS, interleaved_isa_block_times, machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results" / "isa.json"
 BLOCK = 64
-PAPER_WIDTHS = (1, 2, 4, 8)
+PAPER_WIDTHS = (1, 2, 4, 6, 8)
 PREVIOUS = "previous build"
 
 
@@ -55,10 +55,14 @@ def load_previous_kernels(path: Path):
 
 
 class _PreviousModel:
-    """A WaveNet on the previous build's kernel (which took the spec itself), prewarmed."""
+    """A WaveNet on the previous build's kernel, prewarmed. Builds from before the packing moved
+    to nam_dsp/_packing.py took the spec itself; later ones take its packed weights."""
 
     def __init__(self, kernels, spec, width):
-        self._kernel = kernels.WaveNetKernel(spec, width or spec.full_width)
+        try:
+            self._kernel = kernels.WaveNetKernel(_packing.pack_wavenet(spec), width or spec.full_width)
+        except AttributeError:
+            self._kernel = kernels.WaveNetKernel(spec, width or spec.full_width)
         self._kernel.clear()
         self._kernel.run_silence(spec.receptive_field)
         self.process = self._kernel.process
@@ -98,12 +102,12 @@ def measure(rounds: int, previous: Path = None) -> dict:
 def markdown_report(results: dict) -> str:
     top = results["available_isas"][-1]
     header = ["variant", "A1 standard, x real time", f"vs {top}", "paper w8, x real time",
-              "paper w4 / w8", "paper w2 / w8", "paper w1 / w8"]
+              "paper w6 / w8", "paper w4 / w8", "paper w2 / w8", "paper w1 / w8"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in results["rows"]:
         s = r["paper_speedup_vs_w8"]
         lines.append(f"| {r['isa']} | {r['xrt']['a1-standard']:.1f} | {r['a1_vs_' + top]:.2f} | "
-                     f"{r['xrt']['paper-w8']:.1f} | {s['w4']:.2f} | {s['w2']:.2f} | {s['w1']:.2f} |")
+                     f"{r['xrt']['paper-w8']:.1f} | {s['w6']:.2f} | {s['w4']:.2f} | {s['w2']:.2f} | {s['w1']:.2f} |")
     m = results["machine"]
     missing = [i for i in results["compiled_isas"] if i not in results["available_isas"]]
     note = f" Compiled but not runnable on this CPU: {', '.join(missing)}." if missing else ""
