@@ -28,8 +28,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from steps import step_runner  # tools/steps.py: scripts run from tools/, which Python puts first on the path
 
 ROOT = Path(__file__).resolve().parents[1]
 # libstdc++6: numpy's and scipy's manylinux wheels use the system's, as manylinux allows
@@ -38,17 +39,7 @@ PYPI_PACKAGES = ["numpy>=1.23", "scipy>=1.9", "soundfile>=0.12", "pytest>=7", "h
                  "cython>=3.0", "setuptools>=64"]
 
 
-def run(cmd, *, what: str, check=True, **kwargs) -> subprocess.CompletedProcess:
-    start = time.monotonic()
-    print(f"$ {' '.join(map(str, cmd))}", flush=True)
-    result = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, **kwargs)
-    elapsed = time.monotonic() - start
-    if check and result.returncode != 0:
-        sys.stdout.write(result.stdout[-4000:])
-        sys.stderr.write(result.stderr[-4000:])
-        raise SystemExit(f"arm64_qemu: {what} failed (exit {result.returncode}) after {elapsed:.0f} s")
-    print(f"  [{what}: {elapsed:.0f} s]", flush=True)
-    return result
+run = step_runner("arm64_qemu")
 
 
 def arm64_root(work: Path) -> Path:

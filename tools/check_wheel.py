@@ -33,24 +33,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from steps import step_runner  # tools/steps.py: scripts run from tools/, which Python puts first on the path
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tools" / "wheel_smoke.py"
 
 
-def run(cmd, *, what: str, env=None, cwd=None, check=True) -> subprocess.CompletedProcess:
-    start = time.monotonic()
-    print(f"$ {' '.join(map(str, cmd))}", flush=True)
-    result = subprocess.run(list(map(str, cmd)), env=env, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.monotonic() - start
-    if check and result.returncode != 0:
-        sys.stdout.write(result.stdout[-4000:])
-        sys.stderr.write(result.stderr[-4000:])
-        raise SystemExit(f"check_wheel: {what} failed (exit {result.returncode}) after {elapsed:.0f} s")
-    print(f"  [{what}: {elapsed:.0f} s]", flush=True)
-    return result
+run = step_runner("check_wheel")
 
 
 def source_copy(dest: Path) -> Path:
