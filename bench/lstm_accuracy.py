@@ -5,29 +5,29 @@ the relative RMS error against ``nam_dsp.reference.lstm_forward`` (float64, prew
 
 * NAM Core's render (``../shared/data/reference``),
 * the engine's render (64-sample blocks),
-* optionally a baseline build of the kernels (``--baseline DIR``: a folder holding a package
-  ``<name>/`` with another commit's built ``_kernels*.so``, e.g. the float32 kernel), rendered
-  and timed the same way,
+* optionally a baseline build of the kernels (``--baseline SO``: another commit's built
+  ``nam_dsp/_kernels*.so``, e.g. the float32 kernel's), rendered and timed the same way,
 
 over the first 4 s and over the whole 10 s DI; then x real time (64-sample blocks of fixed-seed
 noise at -20 dBFS), the engine and the baseline timed in alternating rounds in one process (each
 keeps its best round), so their ratio holds on a busy machine. Run timing alone
 (``flock -x /tmp/cpu.lock``).
 
-    python bench/lstm_accuracy.py [--baseline /tmp/old --baseline-package oldk] [--seconds 4]
+    python bench/lstm_accuracy.py [--baseline /tmp/old/nam_dsp/_kernels.cpython-311-x86_64-linux-gnu.so] [--seconds 4]
 
-A baseline: build another commit (e.g. 1a83283, the float32 kernel) and copy its
-``nam_dsp/_kernels*.so`` into ``/tmp/old/oldk/`` beside an empty ``__init__.py``.
+A baseline: build another commit (e.g. 1a83283, the float32 kernel) in a worktree with
+``python setup.py build_ext --inplace`` and pass its extension.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
 import sys
 import time
 from pathlib import Path
+
+from other_build import load_kernels  # bench/other_build.py, beside this script
 
 import numpy as np
 import soundfile
@@ -91,9 +91,8 @@ def best_seconds_per_block(models: dict, spec) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, help="folder holding the baseline package")
-    parser.add_argument("--baseline-package", default="oldk",
-                        help="the package in that folder whose _kernels module to compare")
+    parser.add_argument("--baseline", type=Path, metavar="SO",
+                        help="another commit's built nam_dsp/_kernels*.so to compare")
     parser.add_argument("--seconds", type=float, default=4.0, help="the shorter error window")
     parser.add_argument("--no-timing", action="store_true", help="errors only")
     parser.add_argument("--no-errors", action="store_true",
@@ -104,8 +103,7 @@ def main(argv=None) -> int:
         return 2
     old = None
     if args.baseline:
-        sys.path.insert(0, str(args.baseline))
-        old = importlib.import_module(f"{args.baseline_package}._kernels")
+        old = load_kernels(args.baseline)
     x, rate = soundfile.read(str(DATA / "audio/di/guitar_di_10s.wav"), dtype="float32")
     n = int(args.seconds * rate)
     print(f"{cpu_model()}; error = relative RMS against float64 (first {args.seconds:g} s / "

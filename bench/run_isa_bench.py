@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.machinery
-import importlib.util
 import json
 import sys
-import types
 from pathlib import Path
+
+from other_build import load_kernels  # bench/other_build.py, beside this script
 
 import nam_dsp
 from nam_dsp import _kernels, _packing
@@ -40,18 +39,6 @@ def _cases() -> dict:
     cases = {"a1-standard": (a1, None)}
     cases.update({f"paper-w{w}": (paper, w) for w in PAPER_WIDTHS})
     return cases
-
-
-def load_previous_kernels(path: Path):
-    """Another build's ``nam_dsp._kernels`` extension, imported as ``nam_dsp_previous._kernels``."""
-    package = types.ModuleType("nam_dsp_previous")
-    package.__path__ = []
-    sys.modules["nam_dsp_previous"] = package
-    name = "nam_dsp_previous._kernels"
-    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, str(path), loader=loader))
-    loader.exec_module(module)
-    return module
 
 
 class _PreviousModel:
@@ -73,7 +60,7 @@ def measure(rounds: int, previous: Path = None) -> dict:
     isas = _kernels.available_isas()
     previous_models = {}
     if previous is not None:
-        kernels = load_previous_kernels(previous)
+        kernels = load_kernels(previous)
         previous_models = {(PREVIOUS, name): _PreviousModel(kernels, spec, width)
                            for name, (spec, width) in cases.items()}
     best = interleaved_isa_block_times(cases, isas, BLOCK, rounds=rounds, extra=previous_models)
