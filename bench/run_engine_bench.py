@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 import nam_dsp
+from nam_dsp.output_paths import write_text_atomic
 from nam_dsp.benchmark import bench_spec, interleaved_block_times, machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
     else:
         results = measure(args.seconds)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        write_text_atomic(args.out, json.dumps(results, indent=2) + "\n")
     print(markdown_report(results))
     return 0
 

@@ -25,6 +25,7 @@ from other_build import load_kernels  # bench/other_build.py, beside this script
 
 import nam_dsp
 from nam_dsp import _kernels, _packing
+from nam_dsp.output_paths import write_text_atomic
 from nam_dsp.benchmark import INTERLEAVED_SECONDS, interleaved_isa_block_times, machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results" / "isa.json"
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
     else:
         results = measure(args.rounds, args.previous)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        write_text_atomic(args.out, json.dumps(results, indent=2) + "\n")
     print(markdown_report(results))
     return 0
 
