@@ -90,7 +90,7 @@ static inline void nd_conv_4x1(ND_CONV_ARGS) {
 /* R rows x V native vectors of frames from frame t0: one chain per accumulator over (input, tap),
    from zero. R and V are constants where it is called (always inlined, loops unrolled), so the
    R * V accumulators live in registers: GCC lowers a vector wider than the machine's through
-   the stack, which made these blocks 5-10x slower on AVX2 when they worked on 16-float tiles. */
+   the stack, which made these blocks 10-30x slower on AVX2 when they worked on 16-float tiles. */
 ND_CONV_INLINE void nd_conv_block(ND_CONV_ARGS, const int R, const int V) {
     nd_vn acc[2][8], x[8];
     int i, k;
