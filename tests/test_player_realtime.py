@@ -50,9 +50,10 @@ def allowed_extra(baseline: float) -> float:
 BUSY_BASELINE_CHUNK_XRUNS = 5
 BUSY_BASELINE_PEAK = 10
 
-#: At 256 frames a single xrun with the player's p99 callback time under this share of the
-#: deadline is counted as the machine's (xfail with the figures), not the player's.
-ISOLATED_MISS_P99_SHARE = 0.25
+#: At 256 frames the player's p99 callback time must stay under this share of the deadline. The
+#: work-caused failure this guards against (narrow widths 4-6x slower than width 8 on AVX2) ran at
+#: p99 54% with 5 xruns in 20 s; the player runs at 12-19% here.
+P99_SHARE_LIMIT_256 = 0.4
 
 
 def check_against_baseline(period, b, p):
@@ -132,7 +133,7 @@ def run_session(period: int, seconds: float, *, no_work: bool, gui: bool = True,
         player.stop()
     assert player.error is None, player.error
     s = player.summary()
-    t = np.abs(player.stats.recent())
+    t = player.stats.recent()
     return dict(xruns=s["xruns"], startup_xruns=s["startup_xruns"], xrun_at=s["xrun_callbacks"],
                 times=t, callbacks=s["callbacks"], switches=s["switches"],
                 changes=state["changes"], gui_updates=state.get("gui_updates", 0),
@@ -149,6 +150,7 @@ def _figures(runs, deadline):
                 callbacks=sum(r["callbacks"] for r in runs),
                 p50_us=round(float(p50) * 1e6, 1), p99_us=round(float(p99) * 1e6, 1),
                 p99_share=round(float(p99) / deadline, 3),
+                max_share=round(float(t.max(initial=0.0)) / deadline, 3),
                 switches=sum(r["switches"] for r in runs), changes=sum(r["changes"] for r in runs),
                 gui_updates=sum(r["gui_updates"] for r in runs))
 
@@ -190,25 +192,25 @@ def test_the_player_adds_no_xruns_over_a_no_work_callback(display, period):
     check_against_baseline(period, b, p)
 
 
-def test_no_xruns_at_256_frames(display):
-    """0 xruns once the stream runs (the first 0.1 s, flagged with or without work, apart).
+def test_at_256_frames_the_player_stays_far_from_the_deadline(display):
+    """At 256 frames the player's callbacks stay far from the deadline (p99 under
+    P99_SHARE_LIMIT_256), and its median 5 s chunk has no more xruns than the no-work baseline's
+    plus the noise margin, as at the other periods; 20 s each (4 chunks).
 
-    Also compared with the baseline like the other periods, over 20 s each (4 chunks)."""
+    Not "0 xruns": on these 2-vCPU VMs the no-work callback itself sees a late stream now and
+    then (0-2 times in 20 s when the machine is quiet, 26 in a bad spell; JACK's server runs
+    --no-realtime here) with the callbacks around it short, and which of the two runs gets one is
+    chance. Two fresh-clone CI runs failed that way (player 1 and 2 xruns after start-up, baseline
+    0, p99 12.5-12.7%). The player's own share is its callback time; GIL hand-offs, which make a
+    callback wait rather than work, are ruled out in tests/test_player_switcher.py."""
     b, p = compare(256, min(SECONDS, 20.0))
     check_against_baseline(256, b, p)
-    b_run, p_run = b["xruns"] - b["startup_xruns"], p["xruns"] - p["startup_xruns"]
-    if b_run:
-        pytest.xfail(f"the machine itself misses 256-frame deadlines now: no-work baseline "
-                     f"{b_run} xruns after start-up (player {p_run})")
-    if p_run == 1 and p["p99_share"] < ISOLATED_MISS_P99_SHARE:
-        # One miss in 20 s while 99% of callbacks use under a quarter of the deadline is the VM's
-        # scheduler (seen once in a fresh-clone CI run: p99 12.7%), not the player's work; the
-        # work-caused failure this guards against looked like 5 misses at p99 54%.
-        pytest.xfail(f"player: one isolated xrun after start-up at 256 frames (baseline 0) with "
-                     f"p99 {p['p99_us']} us = {p['p99_share']:.0%} of the deadline")
-    if p_run:
+    if p["p99_share"] >= P99_SHARE_LIMIT_256:
         slowdown = testing.machine_slowdown(p["last_player"])
         if slowdown > testing.SLOWDOWN_LIMIT:
-            pytest.xfail(f"player: {p_run} xruns after start-up at 256 frames (baseline 0), while "
-                         f"the machine ran the model {slowdown:.2f}x slower than at the start")
-    assert p_run == 0, f"player: {p_run} xruns after start-up at 256 frames (baseline 0)"
+            pytest.xfail(f"player p99 {p['p99_share']:.0%} of the 256-frame deadline while the "
+                         f"machine ran the model {slowdown:.2f}x slower than at the start")
+    assert p["p99_share"] < P99_SHARE_LIMIT_256, (
+        f"player: p99 callback {p['p99_us']} us = {p['p99_share']:.0%} of the 256-frame deadline "
+        f"(limit {P99_SHARE_LIMIT_256:.0%}); xruns after start-up: player "
+        f"{p['xruns'] - p['startup_xruns']}, baseline {b['xruns'] - b['startup_xruns']}")

@@ -193,6 +193,26 @@ def test_the_player_callback_allocates_nothing(paper_spec, noise):
     assert 0 < in_switch < p.stats.count  # the callback marks the blocks spent in a switch
 
 
+@pytest.mark.parametrize("preset", ["slimmable-paper", "a1-nano"])
+def test_every_engine_call_of_the_switcher_keeps_the_gil(preset, noise):
+    """In the audio callback, letting the GIL go means waiting for it to come back (see the
+    switcher's module notes): idle blocks, catch-up and crossfade all pass release_gil=False."""
+    sw = WidthSwitcher(nam_dsp.from_spec(nam_dsp.preset(preset)), 64)
+    asked = []
+    for m in (sw._models if sw.switchable else [sw.model]):
+        def spy(x, out=None, release_gil=True, real=m.process):
+            asked.append(release_gil)
+            return real(x, out, release_gil)
+        m.process = spy
+    y = np.empty(64, np.float32)
+    for b in range(300):
+        if sw.switchable and b % 60 == 10:
+            sw.request_width((3, 8, 1, 6)[b // 60 % 4])
+        sw.process(noise[b * 64:(b + 1) * 64], y)
+    assert len(asked) >= 300 and not any(asked)
+    assert not sw.switchable or sw.switch_count >= 4
+
+
 def test_rings_and_stats_wrap_and_report_what_was_written():
     ring = BlockRing(4, 3)
     for k in range(5):
