@@ -669,3 +669,10 @@ cdef class LinearKernel(StreamKernel):
         if keep == 0:
             return [np.zeros(0, dtype=np.float32)]
         return [np.asarray(<float[:self.cap]> self.hist)[self.pos - keep:self.pos].copy()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stream-rate bridge: polyphase resampling around fixed model blocks (C in _kernels/resample.h).
+# ---------------------------------------------------------------------------------------------
+
+include "_resample.pxi"

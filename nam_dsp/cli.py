@@ -27,7 +27,6 @@ import os
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -227,21 +226,6 @@ def cmd_info(args) -> int:
 # render
 # -------------------------------------------------------------------------------------------------
 
-def _rate_ratio(target_rate: float, source_rate: float) -> Fraction:
-    """``target / source`` as a small fraction (up / down factors for ``resample_poly``)."""
-    return (Fraction(target_rate) / Fraction(source_rate)).limit_denominator(10_000)
-
-
-def _resample(x: np.ndarray, ratio: Fraction, length: Optional[int] = None) -> np.ndarray:
-    """Resample by ``ratio`` with a polyphase filter; trim or zero-pad to ``length`` if given."""
-    from scipy.signal import resample_poly  # imported here: scipy.signal adds ~0.7 s to start-up
-
-    y = resample_poly(x.astype(np.float64), ratio.numerator, ratio.denominator)
-    if length is not None:
-        y = np.pad(y[:length], (0, max(0, length - y.shape[0])))
-    return y.astype(np.float32)
-
-
 def cmd_render(args) -> int:
     from .parallel_render import input_files, render_chunked, split_refusal
 
@@ -259,23 +243,37 @@ def cmd_render(args) -> int:
     if data.shape[1] > 1:
         _notice(f"{args.input} has {data.shape[1]} channels: rendering channel 0 only")
     x = np.ascontiguousarray(data[:, 0])
-    ratio = _rate_ratio(model.sample_rate, file_rate)
-    resampling = ratio != 1 and x.shape[0] > 0
-    if resampling:
-        _notice(f"{args.input} is at {file_rate} Hz and the model at {model.sample_rate:g} Hz: "
-                f"resampling to {model.sample_rate:g} Hz for the model and back to {file_rate} Hz")
-        x = _resample(x, ratio)
+    resampling = int(round(model.sample_rate)) != file_rate and x.shape[0] > 0
+    nonfinite = []
+
+    def run_model(xm):
+        if parallel:
+            ym, *counts = render_chunked(args.model, model, xm, jobs=args.jobs, scheduler=args.scheduler,
+                                         width=args.width, slim=args.slim, block_size=args.block_size)
+        else:
+            ym = render(model, xm, block_size=args.block_size)
+            counts = model.nonfinite_count, model.nonfinite_output_count
+        nonfinite[:] = counts
+        return ym
+
     t0 = time.perf_counter()
-    if parallel:
-        y, nonfinite, nonfinite_output = render_chunked(
-            args.model, model, x, jobs=args.jobs, scheduler=args.scheduler, width=args.width,
-            slim=args.slim, block_size=args.block_size)
-    else:
-        y = render(model, x, block_size=args.block_size)
-        nonfinite, nonfinite_output = model.nonfinite_count, model.nonfinite_output_count
-    compute = time.perf_counter() - t0
+    bad_input = 0
     if resampling:
-        y = _resample(y, 1 / ratio, data.shape[0])
+        from .resample import render_at_rate
+        # counted and zeroed here, in the file's samples: the filters would smear one over dozens
+        finite = np.isfinite(x)
+        bad_input = int(x.size - np.count_nonzero(finite))
+        if bad_input:
+            x = np.where(finite, x, np.float32(0))
+        y = render_at_rate(run_model, model.sample_rate, x, file_rate)
+        _notice(f"{args.input} is at {file_rate} Hz and the model at {model.sample_rate:g} Hz: "
+                f"converted to {model.sample_rate:g} Hz for the model and back to {file_rate} Hz, "
+                "as nam-dsp play converts (its latency taken off)")
+    else:
+        y = run_model(x)
+    compute = time.perf_counter() - t0
+    nonfinite, nonfinite_output = nonfinite
+    nonfinite += bad_input
     write_wav_atomic(args.output, y, file_rate)
     seconds = data.shape[0] / file_rate
     speed = f"{seconds / compute:.1f}x real time" if compute > 0 else "instant"

@@ -105,20 +105,18 @@ def render_file(model_path: str, width, slim, input_path: str, output_path: str,
     """Render one file to a 32-bit float WAV at the file's rate (resampled for the model and back
     when the rates differ), written atomically; returns what was done."""
     import soundfile as sf
-    from .cli import _rate_ratio, _resample  # one home for render's resampling
     from .output_paths import write_wav_atomic
+    from .resample import render_at_rate  # the player's conversion: one home for it
     model = load(model_path, width=width, slim=slim)
     data, rate = sf.read(input_path, dtype="float32", always_2d=True)
     x = np.ascontiguousarray(data[:, 0])
-    ratio = _rate_ratio(model.sample_rate, rate)
-    resampled = ratio != 1 and x.shape[0] > 0
-    if resampled:
-        x = _resample(x, ratio)
+    resampled = int(round(model.sample_rate)) != rate and x.shape[0] > 0
     t0 = time.perf_counter()
-    y = render(model, x, block_size=block_size)
-    seconds = time.perf_counter() - t0
     if resampled:
-        y = _resample(y, 1 / ratio, data.shape[0])
+        y = render_at_rate(lambda xm: render(model, xm, block_size=block_size), model.sample_rate, x, rate)
+    else:
+        y = render(model, x, block_size=block_size)
+    seconds = time.perf_counter() - t0
     write_wav_atomic(output_path, y, rate)
     return {"input": input_path, "output": output_path, "seconds": data.shape[0] / rate,
             "compute_seconds": seconds, "channels": data.shape[1], "resampled_from": rate if resampled else None,

@@ -41,11 +41,16 @@ def test_a_missing_model_file(tmp_path):
     assert_clean_error(*play(tmp_path / "nowhere.nam"), "nowhere.nam")
 
 
-def test_an_input_file_at_another_rate(tmp_path):
+def test_an_input_file_at_another_rate_than_the_stream_asked_for(tmp_path):
     import soundfile as sf
     wav = tmp_path / "cd.wav"
     sf.write(str(wav), np.zeros(4410, np.float32), 44100)
-    assert_clean_error(*play("--input-file", wav), "44100", "48000")
+    assert_clean_error(*play("--input-file", wav, "--device-rate", "48000"),
+                       "--input-file: ", "cd.wav", "44100 Hz", "48000 Hz")
+
+
+def test_a_device_rate_that_is_not_a_rate():
+    assert_clean_error(*play("--device-rate", "0"), "--device-rate must be a positive number of Hz")
 
 
 def test_a_width_the_model_does_not_have():
@@ -131,24 +136,29 @@ def test_an_unknown_device(jack):
 
 
 @pytest.mark.realtime
-def test_a_model_rate_the_device_does_not_run_at(jack, tmp_path):
+def test_a_model_at_another_rate_than_the_device_plays_converted_and_says_so(jack, tmp_path):
     spec = nam_dsp.preset("slimmable-paper")
     spec.sample_rate = 44100.0
     path = tmp_path / "model_44k.nam"
     nam_dsp.save_spec(spec, path)
-    assert_clean_error(*play(path, "--seconds", "1"), "44100 Hz", "48000 Hz", "does not resample")
+    rc, err = play(path, "--seconds", "1")
+    assert rc == 0, err
+    assert "converting in the stream (48000 Hz <-> model 44100 Hz, +1.8" in err, err
+    assert "; 48000 Hz <-> model 44100 Hz, +1.8" in err  # the summary line says it too
 
 
 @pytest.mark.realtime
-def test_the_player_api_refuses_a_rate_mismatch_and_leaves_no_stream(jack):
+def test_the_player_api_refuses_a_device_rate_the_device_cannot_run_and_leaves_no_stream(jack):
     from nam_dsp.realtime.player import AudioError, Player
-    spec = nam_dsp.preset("slimmable-paper")
-    spec.sample_rate = 44100.0
-    player = Player(nam_dsp.from_spec(spec), block_size=128)
-    with pytest.raises(AudioError, match="does not resample"):
+    player = Player(nam_dsp.from_spec(nam_dsp.preset("slimmable-paper")), block_size=128,
+                    device_rate=22050)
+    with pytest.raises(AudioError, match="refused float32 at 22050 Hz") as info:
         player.start()
+    assert info.value.settings == ("device_rate",)
     assert player._stream is None and not player.running
     player.stop()  # harmless twice
+    assert_clean_error(*play("--device-rate", "22050", "--seconds", "1"), "--device-rate 22050: ",
+                       "22050 Hz", "converts")
 
 
 @pytest.mark.realtime

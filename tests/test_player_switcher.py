@@ -161,13 +161,17 @@ def test_switching_blocks_allocate_nothing(paper_spec, noise, n):
     assert worst == 0, f"a block allocated {worst} B"
 
 
-def test_the_player_callback_allocates_nothing(paper_spec, noise):
+@pytest.mark.parametrize("device_rate", [None, 44100])
+def test_the_player_callback_allocates_nothing(paper_spec, noise, device_rate):
+    """At the model's rate, and at 44.1 kHz (the rate converter and its model blocks in the loop)."""
     from nam_dsp.realtime.player import Player
     n = 64
     # The catch-up per callback comes from a timing calibration: on a busy machine it falls to 2
     # blocks and a switch outlasts the 40 callbacks between requests. Ask for the most (16) so
     # the number of switches below does not depend on the machine's speed.
-    p = Player(nam_dsp.from_spec(paper_spec), block_size=n, rt_priority=None, catchup_share=1e3)
+    p = Player(nam_dsp.from_spec(paper_spec), block_size=n, rt_priority=None, catchup_share=1e3,
+               device_rate=device_rate)
+    assert (p.converter is None) == (device_rate is None)
     assert set(p.engine.catchup_blocks.values()) == {16}
     p._pyaudio = types.SimpleNamespace(paContinue=0, paAbort=2)
     p._prepare_buffers(2, duplex=True)  # stereo duplex: the heaviest copying path

@@ -104,8 +104,8 @@ def stream_channels(inp: Optional[dict], out: dict) -> int:
     return 2 if min(int(inp["maxInputChannels"]), int(out["maxOutputChannels"])) >= 2 else 1
 
 
-def check_format(pa, rate: int, inp: Optional[dict], out: dict, channels: int, model_name: str) -> None:
-    """Refuse, before opening anything, a device that does not run float32 at the model's rate."""
+def supports(pa, rate: int, inp: Optional[dict], out: dict, channels: int) -> Optional[str]:
+    """None when the devices run float32 at ``rate`` with ``channels``, else PortAudio's reason."""
     pyaudio = import_pyaudio()
     kwargs = dict(rate=rate, output_device=out["index"], output_channels=channels,
                   output_format=pyaudio.paFloat32)
@@ -115,9 +115,24 @@ def check_format(pa, rate: int, inp: Optional[dict], out: dict, channels: int, m
     try:
         pa.is_format_supported(**kwargs)
     except ValueError as exc:
-        dev = out if inp is None else inp
-        raise AudioError(
-            f"the audio device refused {rate} Hz float32 ({exc}): the model '{model_name}' runs "
-            f"at {rate} Hz and device {dev['index']} ({dev['name']}) defaults to "
-            f"{dev['defaultSampleRate']:.0f} Hz. nam-dsp does not resample: run the device (e.g. "
-            f"the JACK server) at {rate} Hz or use a model trained at the device's rate") from None
+        return str(exc)
+    return None
+
+
+def stream_rate(pa, requested: Optional[int], model_rate: int, inp: Optional[dict], out: dict,
+                channels: int) -> int:
+    """The stream's rate: ``requested`` if given (refused with the reason if the devices cannot),
+    else the model's own if the devices run it, else the device's default (the player converts)."""
+    dev = out if inp is None else inp
+    default = int(round(dev["defaultSampleRate"]))
+    candidates = [requested] if requested is not None else list(dict.fromkeys([model_rate, default]))
+    reasons = []
+    for rate in candidates:
+        reason = supports(pa, rate, inp, out, channels)
+        if reason is None:
+            return rate
+        reasons.append(f"{rate} Hz: {reason}")
+    at_fault = ("device_rate",) if requested is not None else ()
+    raise AudioError(f"device {dev['index']} ({dev['name']}, default {default} Hz) refused float32 "
+                     f"at {'; '.join(reasons)}. The model runs at {model_rate} Hz; the player "
+                     "converts between the model's rate and any standard device rate", at_fault)

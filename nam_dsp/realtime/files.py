@@ -40,17 +40,14 @@ class FileFeed:
         return self._zeros
 
 
-def read_input_file(path, rate: float) -> np.ndarray:
-    """A mono float32 signal from an audio file at the model's rate (first channel if several)."""
+def read_input_file(path) -> tuple:
+    """``(samples, rate)``: a mono float32 signal from an audio file (first channel if several)."""
     import soundfile as sf
     try:
         data, sr = sf.read(os.fspath(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several kinds
         raise AudioFileError(f"{path}: cannot read audio: {exc}") from exc
-    if sr != int(round(rate)):
-        raise AudioFileError(f"{path}: sample rate {sr} Hz, but the model runs at {rate:.0f} Hz "
-                             "(resample the file first; the player does not resample)")
-    return np.ascontiguousarray(data[:, 0])
+    return np.ascontiguousarray(data[:, 0]), int(sr)
 
 
 class Recorder(threading.Thread):

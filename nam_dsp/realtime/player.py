@@ -19,7 +19,8 @@ from typing import Optional
 import numpy as np
 
 from ..engine import Model, from_spec
-from ..errors import AudioError, WidthError
+from ..errors import AudioError, AudioFileError, WidthError
+from ..resample import DEFAULT_MODEL_BLOCK, RateConverter
 from ..spec import validation_esr
 from . import devices, status
 from .autowidth import AutoWidth
@@ -66,7 +67,11 @@ class Player:
         PortAudio device indices (:func:`.devices.list_devices`); default devices otherwise.
     input_file : path, optional
         Play this audio file as the input instead of a device (paced by the stream; the stream is
-        then output-only). The player finishes when the file has been played.
+        then output-only, at the file's rate). The player finishes when the file has been played.
+    device_rate : int, optional
+        The stream's sample rate. Default: the model's if the devices run it, else the device's
+        default. At any rate other than the model's the player converts in the stream
+        (:class:`~nam_dsp.resample.RateConverter`, about 1-2 ms added: ``latency_ms``).
     record : path, optional
         Write what was played (the model's output, mono float32 WAV).
     seconds : float, optional
@@ -95,16 +100,20 @@ class Player:
     def __init__(self, model: Model, *, block_size: int = 64, input_device: Optional[int] = None,
                  output_device: Optional[int] = None, input_file=None, record=None,
                  seconds: Optional[float] = None, fade: Optional[int] = None,
+                 device_rate: Optional[int] = None,
                  auto_width: bool = False, auto_target: float = 0.5, no_work: bool = False,
                  catchup_share: float = 0.1, rt_priority: Optional[int] = 10):
         if int(block_size) < 1:
             raise AudioError(f"block size must be >= 1 frame, got {block_size}", ("block_size",))
         if seconds is not None and not float(seconds) > 0:
             raise AudioError(f"the time to play must be more than 0 seconds, got {seconds}", ("seconds",))
+        if device_rate is not None and not (int(device_rate) == device_rate and device_rate > 0):
+            raise AudioError(f"the device rate must be a positive whole number of Hz, got "
+                             f"{device_rate}", ("device_rate",))
         self.model = model
-        self.rate = int(round(model.sample_rate))
+        self.model_rate = int(round(model.sample_rate))
+        self.device_rate = None if device_rate is None else int(device_rate)  # as asked
         self.block_size = n = int(block_size)
-        self.deadline = n / self.rate
         self.input_device = input_device
         self.output_device = output_device
         self.record_path = record
@@ -113,19 +122,18 @@ class Player:
         self.fade = fade
         self.auto_target = auto_target
         self.catchup_share = catchup_share
-        self._setup_model(model, auto_width)
-        self._feed = None
+        self._file = None   # (samples, rate) of the input file
         if input_file is not None:
-            self._feed = FileFeed(read_input_file(input_file, self.rate), n)
-        self.stats = CallbackStats(self.deadline)
-        ring_blocks = max(64, -(-2 * self.rate // n))
-        self.in_ring = BlockRing(n, ring_blocks)
-        self.out_ring = BlockRing(n, ring_blocks)
+            self._file = read_input_file(input_file)
+            if self.device_rate is not None and self._file[1] != self.device_rate:
+                raise AudioFileError(f"{input_file}: sample rate {self._file[1]} Hz, but the "
+                                     f"stream was asked to run at {self.device_rate} Hz")
+        self._configure_stream(self.device_rate or (self._file[1] if self._file else self.model_rate))
+        self._setup_model(model, auto_width)
         self._x = np.zeros(n, np.float32)
         self._x_bytes = memoryview(self._x).cast("B")
         self._y = np.zeros(n, np.float32)
         self._silence = np.zeros(n, np.float32)
-        self._limit = float("inf") if seconds is None else float(np.ceil(seconds * self.rate / n))
         self.blocks = 0.0
         self.odd_blocks = 0
         self.error: Optional[BaseException] = None
@@ -139,14 +147,37 @@ class Player:
         self._promote = rt_priority is not None
         self.scheduling = "normal"
 
+    def _configure_stream(self, rate: int) -> None:
+        """What depends on the stream's rate: the deadline, the rings, the file feed, the limit."""
+        n = self.block_size
+        self.rate = int(rate)
+        self.deadline = n / self.rate
+        self.stats = CallbackStats(self.deadline)
+        ring_blocks = max(64, -(-2 * self.rate // n))
+        self.in_ring = BlockRing(n, ring_blocks)
+        self.out_ring = BlockRing(n, ring_blocks)
+        self._feed = FileFeed(self._file[0], n) if self._file is not None else None
+        s = self.seconds
+        self._limit = float("inf") if s is None else float(np.ceil(s * self.rate / n))
+
     def _setup_model(self, model: Model, auto_width: bool) -> None:
         n = self.block_size
         self.model = model
-        self.cost = calibrate(model, n)
+        self.model_rate = int(round(model.sample_rate))
+        converting = self.rate != self.model_rate
+        # Converting, the model runs on fixed blocks of its own (the converter's FIFO); costs are
+        # kept per callback, as the deadline and auto-width count them.
+        block = DEFAULT_MODEL_BLOCK if converting else n
+        per_callback = n * self.model_rate / self.rate / block if converting else 1.0
+        self.cost = {w: c * per_callback for w, c in calibrate(model, block).items()}
+        # catch-up blocks per engine call: the callback's share of the deadline over the cost of
+        # a callback's worth of blocks is the same ratio per engine call
         catchup = {w: int(min(16, max(2, self.catchup_share * self.deadline / max(c, 1e-9))))
                    for w, c in self.cost.items()}
-        self.engine = WidthSwitcher(model, n, fade=self.fade,
+        self.engine = WidthSwitcher(model, block, fade=self.fade,
                                     catchup_blocks=catchup if model.allowed_widths else None)
+        self.converter = (RateConverter(self.engine.process, self.model_rate, self.rate, n, block)
+                          if converting else None)
         self.auto = None
         if self.engine.switchable:
             self.auto = AutoWidth(self.engine.allowed_widths, self.cost, target=self.auto_target)
@@ -158,11 +189,8 @@ class Player:
     def replace_model(self, model: Model) -> None:
         """Play another model: the stream stops, the new model is set up, the stream restarts.
 
-        A recording in progress starts again (the file is rewritten) with the new model."""
-        rate = int(round(model.sample_rate))
-        if rate != self.rate:
-            raise AudioError(f"the new model runs at {rate} Hz but the stream at {self.rate} Hz; "
-                             "nam-dsp does not resample")
+        The stream keeps its rate (a model at another rate is converted). A recording in progress
+        starts again (the file is rewritten) with the new model."""
         pa, own, running = self._pa, getattr(self, "_own_pa", False), self._stream is not None
         if running:
             self._close(None)
@@ -172,6 +200,17 @@ class Player:
             self._own_pa = own
 
     # -- what the UIs show and set ---------------------------------------------------------------
+    @property
+    def conversion_ms(self) -> float:
+        """Latency the rate conversion adds (0 when the stream runs at the model's rate)."""
+        return 0.0 if self.converter is None else self.converter.latency_ms
+
+    def conversion_text(self) -> str:
+        """E.g. "44100 Hz <-> model 48000 Hz, +1.77 ms", or "" without conversion."""
+        if self.converter is None:
+            return ""
+        return f"{self.rate} Hz <-> model {self.model_rate} Hz, +{self.conversion_ms:.2f} ms"
+
     @property
     def name(self) -> str:
         meta = self.model.spec.metadata or {}
@@ -242,7 +281,10 @@ class Player:
                 y = self._silence
             else:
                 y = self._y
-                self.engine.process(x, y)
+                if self.converter is None:
+                    self.engine.process(x, y)
+                else:
+                    self.converter.process(x, y)
                 if self.load_hook is not None:
                     self.load_hook(x)
             self.in_ring.write(x)
@@ -293,7 +335,11 @@ class Player:
             out = devices.pick_device(pa, self.output_device, "output")
             ch = devices.stream_channels(inp, out)
             self._out_channels = ch
-            devices.check_format(pa, self.rate, inp, out, ch, self.name)
+            asked = self.device_rate or (self._file[1] if self._file is not None else None)
+            rate = devices.stream_rate(pa, asked, self.model_rate, inp, out, ch)
+            if rate != self.rate:   # the device does not run the model's rate: convert
+                self._configure_stream(rate)
+                self._setup_model(self.model, self.auto_enabled)
             self._prepare_buffers(ch, inp is not None)
             if self.record_path is not None:
                 self._recorder = Recorder(self.out_ring, self.record_path, self.rate)

@@ -32,7 +32,8 @@ def meters(player, window: float = 1.0) -> dict:
                 out_peak=out_peak, out_rms=out_rms, width=eng.width, target=eng.target_width,
                 esr=player.esr(eng.width), bypass=eng.bypass, auto=on,
                 auto_reason=auto.reason if on else "", auto_rule=auto.rule if on else "",
-                switching=eng.transitioning, seconds=player.blocks * player.deadline)
+                switching=eng.transitioning, seconds=player.blocks * player.deadline,
+                conversion=player.conversion_text())
 
 
 def summary(player) -> dict:
@@ -42,7 +43,8 @@ def summary(player) -> dict:
     s.update(block_size=player.block_size, rate=player.rate, deadline_us=player.deadline * 1e6,
              switches=int(player.engine.switch_count),
              flags={k: int(v) for k, v in stats.flag_counts.items()},
-             odd_blocks=player.odd_blocks,
+             odd_blocks=player.odd_blocks, model_rate=player.model_rate,
+             conversion=player.conversion_text(), conversion_ms=player.conversion_ms,
              startup_xruns=stats.xruns - stats.xruns_after(STARTUP_SECONDS),
              xrun_callbacks=[int(v) for v in stats.xrun_at[:min(stats.xruns, 4096)]])
     return s
@@ -55,9 +57,10 @@ def status_line(m: dict, widths) -> str:
         f"{m['width']}/{max(widths)}{esr}" + (f" -> {m['target']}" if m["target"] != m["width"] else ""))
     auto = f" | auto: {m['auto_reason']}" if m["auto"] else ""  # the rule is shown apart: it is long
     byp = " | BYPASS" if m["bypass"] else ""
+    conv = f" | {m['conversion']}" if m.get("conversion") else ""
     return (f"width {width} | cpu {m['cpu_mean']:4.0%} p99 {m['cpu_p99']:4.0%} | "
             f"{xruns_text(m['xruns'])} | in {m['in_peak']:6.1f} out {m['out_peak']:6.1f} dBFS"
-            f"{byp}{auto}")
+            f"{byp}{conv}{auto}")
 
 
 def format_summary(s: dict) -> str:
@@ -65,4 +68,4 @@ def format_summary(s: dict) -> str:
     return (f"played {s['callbacks']} blocks of {s['block_size']} frames at {s['rate']} Hz: callback "
             f"p50 {s['p50_us']:.0f} us p99 {s['p99_us']:.0f} us ({s['p50']:.0%} / {s['p99']:.0%} of "
             f"the {s['deadline_us']:.0f} us deadline), {xruns_text(s['xruns'])}, width switches "
-            f"{s['switches']}")
+            f"{s['switches']}" + (f"; {s['conversion']}" if s.get("conversion") else ""))
