@@ -92,7 +92,7 @@ def test_a_fixed_width_model_plays_unchanged_and_refuses_width_changes(noise):
     model = nam_dsp.from_spec(nam_dsp.preset("a1-nano"))
     y, sw = render_with_switches(model, noise, 64)
     np.testing.assert_array_equal(y, nam_dsp.render(nam_dsp.preset("a1-nano"), noise[:y.shape[0]]))
-    with pytest.raises(nam_dsp.WidthError, match="not a slimmable WaveNet"):
+    with pytest.raises(nam_dsp.WidthError, match="is not slimmable: its width cannot change"):
         sw.request_width(2)
 
 
@@ -203,7 +203,7 @@ def test_every_engine_call_of_the_switcher_keeps_the_gil(preset, noise):
     switcher's module notes): idle blocks, catch-up and crossfade all pass release_gil=False."""
     sw = WidthSwitcher(nam_dsp.from_spec(nam_dsp.preset(preset)), 64)
     asked = []
-    for m in (sw._models if sw.switchable else [sw.model]):
+    for m in ((sw._active_model, sw._spare_model) if sw.switchable else [sw.model]):
         def spy(x, out=None, release_gil=True, real=m.process):
             asked.append(release_gil)
             return real(x, out, release_gil)

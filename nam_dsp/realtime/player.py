@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine import Model, from_spec
+from ..engine import ContainerModel, Model, from_spec
 from ..errors import AudioError, AudioFileError, WidthError
 from ..resample import DEFAULT_MODEL_BLOCK, RateConverter
 from ..spec import validation_esr
@@ -34,21 +34,33 @@ _now = time.perf_counter
 
 
 def calibrate(model: Model, block_size: int, repeats: int = 12) -> dict:
-    """Seconds per block at each width (median of ``repeats``), on a throwaway copy of the model."""
-    switchable = bool(model.allowed_widths)
-    probe = from_spec(model.spec, width=model.width) if switchable else from_spec(model.spec)
+    """Seconds per block at each width (median of ``repeats``), on a throwaway copy of the model.
+
+    A SlimmableContainer's widths are its submodels 1..K (as :class:`WidthSwitcher` numbers them)."""
+    if isinstance(model, ContainerModel):
+        probe = from_spec(model.spec)
+        runs = {i + 1: sub.process for i, sub in enumerate(probe.submodels)}
+    elif model.allowed_widths:
+        probe = from_spec(model.spec, width=model.width)
+
+        def at(w):
+            def run(x, y):
+                probe.set_width(w)
+                probe.process(x, y)
+            return run
+        runs = {w: at(w) for w in model.allowed_widths}
+    else:
+        probe = from_spec(model.spec)
+        runs = {model.width: probe.process}
     x = (np.random.default_rng(0).standard_normal(block_size) * 0.1).astype(np.float32)
     y = np.empty_like(x)
-    widths = tuple(model.allowed_widths) if switchable else (model.width,)
     cost = {}
-    for w in widths:
-        if switchable:
-            probe.set_width(w)
-        probe.process(x, y)
+    for w, run in runs.items():
+        run(x, y)
         t = []
         for _ in range(repeats):
             t0 = _now()
-            probe.process(x, y)
+            run(x, y)
             t.append(_now() - t0)
         cost[w] = float(np.median(t))
     return cost
@@ -174,8 +186,9 @@ class Player:
         # a callback's worth of blocks is the same ratio per engine call
         catchup = {w: int(min(16, max(2, self.catchup_share * self.deadline / max(c, 1e-9))))
                    for w, c in self.cost.items()}
+        switchable = bool(model.allowed_widths) or isinstance(model, ContainerModel)
         self.engine = WidthSwitcher(model, block, fade=self.fade,
-                                    catchup_blocks=catchup if model.allowed_widths else None)
+                                    catchup_blocks=catchup if switchable else None)
         self.converter = (RateConverter(self.engine.process, self.model_rate, self.rate, n, block)
                           if converting else None)
         self.auto = None
@@ -194,7 +207,8 @@ class Player:
         pa, own, running = self._pa, getattr(self, "_own_pa", False), self._stream is not None
         if running:
             self._close(None)
-        self._setup_model(model, self.auto_enabled and bool(model.allowed_widths))
+        self._setup_model(model, self.auto_enabled and (bool(model.allowed_widths)
+                                                         or isinstance(model, ContainerModel)))
         if running:
             self.start(pa)
             self._own_pa = own
@@ -218,7 +232,10 @@ class Player:
                    or self.model.spec.architecture)
 
     def esr(self, width) -> Optional[float]:
-        """Validation ESR at ``width`` from the model's metadata, when the trainer stored it."""
+        """Validation ESR at ``width`` from the model's metadata, when the trainer stored it (a
+        container's width k: its k-th submodel's own metadata)."""
+        if isinstance(self.model, ContainerModel):
+            return validation_esr(self.model.spec.submodels[width - 1]) if width else None
         return validation_esr(self.model.spec, width)
 
     def request_width(self, width: int, manual: bool = True) -> None:

@@ -46,7 +46,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .. import _kernels
-from ..engine import Model, WaveNetModel, from_spec
+from ..engine import ContainerModel, Model, WaveNetModel, from_spec
 from ..errors import WidthError
 
 # The crossfade window, chosen from measurements on the trained paper model (all 56 ordered width
@@ -82,7 +82,9 @@ class WidthSwitcher:
     ----------
     model : Model
         The model to play (it becomes the active instance). A slimmable WaveNet can change width;
-        any other model plays at its fixed configuration.
+        so can a SlimmableContainer, whose submodels count as widths 1..K (smallest first; the
+        spare is the submodel switched to, caught up on the container's own input window). Any
+        other model plays at its fixed configuration.
     block_size : int
         Every :meth:`process` call takes exactly this many samples.
     fade : int, optional
@@ -108,8 +110,11 @@ class WidthSwitcher:
         self.spec = model.spec
         self.sample_rate = model.sample_rate
         self.block_size = n = int(block_size)
-        self.switchable = isinstance(model, WaveNetModel) and bool(model.slimmable)
-        self.allowed_widths: Optional[tuple] = tuple(model.allowed_widths) if self.switchable else None
+        self.container = isinstance(model, ContainerModel)
+        self.switchable = self.container or (isinstance(model, WaveNetModel) and bool(model.slimmable))
+        self.allowed_widths: Optional[tuple] = (
+            tuple(range(1, len(model.submodels) + 1)) if self.container
+            else tuple(model.allowed_widths) if self.switchable else None)
         if fade is None:
             fade = int(round(DEFAULT_FADE_SECONDS * self.sample_rate))
         self.fade_blocks = f = max(1, -(-int(fade) // n))
@@ -137,13 +142,25 @@ class WidthSwitcher:
             self._width = model.width
             self._request = None
             return
-        self._models = [model, from_spec(self.spec, width=model.width)]
-        self._active = 0
-        self._width = model.width
-        self._request = model.width
-        self._target = model.width
+        if self.container:
+            # A switch feeds the submodel switched to the container's input window (the largest
+            # receptive field, 0.5 s with an LSTM): its state before is overwritten (WaveNets,
+            # exactly) or forgotten (LSTMs, as after the container's own reset-and-refeed).
+            level = model.active_index + 1
+            self._levels = list(model.submodels)
+            self._active_model = self._levels[level - 1]
+            self._spare_model = None
+            rf = model._history.shape[0]
+        else:
+            level = model.width
+            self._active_model = model
+            self._spare_model = from_spec(self.spec, width=level)
+            rf = model.receptive_field
+        self._spare = self._spare_model
+        self._width = level
+        self._request = level
+        self._target = level
         self.state = IDLE
-        rf = model.receptive_field
         self._h = h = -(-rf // n)      # history blocks (>= one receptive field)
         self._hist = np.zeros(h * n, np.float32)
         # catch-up schedules, one per chunk size; the catch buffer fits the longest
@@ -221,16 +238,23 @@ class WidthSwitcher:
     def request_width(self, width: int) -> None:
         """Switch to ``width`` (one of ``allowed_widths``) from the next block; returns at once."""
         if not self.switchable:
-            raise WidthError(f"this {self.spec.architecture} model is not a slimmable WaveNet: "
-                             "its width cannot change while playing")
+            raise WidthError(f"this {self.spec.architecture} model is not slimmable: its width "
+                             "cannot change while playing")
+        if self.container:
+            if width not in self.allowed_widths:
+                raise WidthError(f"width {width!r} is not allowed: this container's submodels are "
+                                 f"widths {self.allowed_widths[0]}..{self.allowed_widths[-1]}")
+            self._request = int(width)
+            return
         self._request = self.spec.check_width(width)
 
     def request_slim(self, ratio: float) -> None:
         """Switch to NAM's slimming ratio ``ratio`` in [0, 1] (see ``Model.set_slim``)."""
         if not self.switchable:
-            raise WidthError(f"this {self.spec.architecture} model is not a slimmable WaveNet: "
-                             "its width cannot change while playing")
-        self._request = self.spec.width_for_ratio(ratio)
+            raise WidthError(f"this {self.spec.architecture} model is not slimmable: its width "
+                             "cannot change while playing")
+        self._request = (self.spec.index_for_ratio(ratio) + 1 if self.container
+                         else self.spec.width_for_ratio(ratio))
 
     def step_width(self, steps: int) -> int:
         """Request the allowed width ``steps`` places above (or below) the target; returns it."""
@@ -269,8 +293,11 @@ class WidthSwitcher:
         return out
 
     def _start(self, width) -> None:
-        spare = self._models[1 - self._active]
-        spare.set_width(width)  # applied at its next process() call: the first catch-up chunk
+        if self.container:
+            self._spare = self._levels[width - 1]
+        else:
+            self._spare = self._spare_model
+            self._spare.set_width(width)  # applied at its next process() call: the first catch-up chunk
         self._target = width
         self._sched = self._schedule_for[width]
         self._step = 0
@@ -289,7 +316,7 @@ class WidthSwitcher:
             self.state = state = IDLE      # cancelled before anything was heard
         # any other new request waits for this switch to finish (it would never finish if a
         # slider dragged faster than one catch-up restarted it)
-        active = self._models[self._active]
+        active = self._active_model
         if state == IDLE:
             active.process(x, out, release_gil=False)
             return
@@ -299,7 +326,7 @@ class WidthSwitcher:
             dst, inp, res, tail = self._sched[step]
             if dst is not None:
                 np.copyto(dst, x)
-            self._models[1 - self._active].process(inp, res, release_gil=False)
+            self._spare.process(inp, res, release_gil=False)
             if tail is None:
                 self._step = self._steps[step]
                 return
@@ -313,7 +340,7 @@ class WidthSwitcher:
         else:
             ya = self._ya
             active.process(x, ya, release_gil=False)
-            self._models[1 - self._active].process(x, out, release_gil=False)
+            self._spare.process(x, out, release_gil=False)
             i = self._fade_i
             # out = ya + g * (yb - ya), yb already in out
             np.subtract(out, ya, self._tmp)
@@ -321,7 +348,9 @@ class WidthSwitcher:
             np.add(ya, self._tmp, out)
             self._fade_i = self._steps[i]
         if self._fade_i >= self.fade_blocks:
-            self._active = 1 - self._active
+            if not self.container:   # the old instance becomes the spare
+                self._spare_model = active
+            self._active_model = self._spare
             self._width = self._target
             self.state = IDLE
             self.switch_count += 1.0
@@ -365,7 +394,7 @@ class WidthSwitcher:
     def reset(self) -> None:
         """Silence the stream (both instances reset, history cleared); not from the callback."""
         if self.switchable:
-            for m in self._models:
+            for m in (self._levels if self.container else (self._active_model, self._spare_model)):
                 m.reset()
             self._hist[:] = 0.0
             self.state = IDLE
