@@ -73,14 +73,15 @@ def _rate(value, what) -> int:
     return int(r)
 
 
-def _design(common: int, l_dev: int, low_rate: int) -> np.ndarray:
-    """The lowpass at the common rate, of length K * l_dev + 1 (K whole: see the module notes)."""
+def _design(common: int, step: int, low_rate: int) -> np.ndarray:
+    """The lowpass at the common rate, of length K * step + 1 (K whole: the delays it gives are
+    whole samples; see the module notes)."""
     nyquist = low_rate / 2
     transition = nyquist * (1 - PASSBAND_SHARE)
     omega = 2 * np.pi * transition / common
     length = (STOPBAND_DB - 7.95) / (2.285 * omega) + 1         # Kaiser's estimate
-    k = max(2, ceil((length - 1) / l_dev))
-    n = k * l_dev + 1
+    k = max(2, ceil((length - 1) / step))
+    n = k * step + 1
     beta = 0.1102 * (STOPBAND_DB - 8.7)
     cutoff = nyquist * (1 + PASSBAND_SHARE) / 2 / common        # cycles per sample at R
     t = np.arange(n) - (n - 1) / 2
@@ -201,3 +202,21 @@ def render_at_rate(render_model, model_rate, x: np.ndarray, rate,
     if out.size < padded.size - lat:   # cannot happen with the prefill's bound; never short anyway
         out = np.pad(out, (0, padded.size - lat - out.size))
     return out
+
+
+def convert_rate(x: np.ndarray, rate, new_rate) -> np.ndarray:
+    """``x`` at ``rate`` as a signal at ``new_rate``, aligned and as long (offline, one direction:
+    the converter's filter, made a whole number of output samples long in delay, which is taken
+    off). The player uses it for an input file at another rate than the device's."""
+    fa, fb = _rate(rate, "the rate"), _rate(new_rate, "the new rate")
+    if fa == fb:
+        return np.ascontiguousarray(x, dtype=np.float32)
+    common = fa * fb // gcd(fa, fb)
+    li, lo = common // fa, common // fb
+    h = _design(common, 2 * lo, min(fa, fb))
+    delay = (h.size - 1) // (2 * lo)                   # output samples, exactly
+    x = np.asarray(x, np.float32).reshape(-1)
+    count = -(-(x.size * li) // lo)
+    padded = np.concatenate([x, np.zeros(-(-(delay + 1) * lo // li) + 1, np.float32)])
+    y = _kernels.resample_once(_polyphase(h, li), li, lo, padded)
+    return np.ascontiguousarray(y[delay:delay + count])

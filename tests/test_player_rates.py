@@ -79,3 +79,28 @@ def test_a_48k_model_plays_on_a_44k1_server_and_records_what_render_gives(guitar
     print(f"recording vs render (shifted by {lat} samples = {1e3 * lat / 44100:.2f} ms): "
           f"relative RMS {err:.2e}")
     assert err <= 1e-4
+
+
+def test_an_input_file_at_the_models_rate_on_a_44k1_server_is_converted_to_the_stream(
+        shared_data, tmp_path):
+    sf = pytest.importorskip("soundfile")
+    (path,) = shared_files(shared_data, GUITAR_DI)
+    x, rate = sf.read(str(path), dtype="float32")
+    wav = tmp_path / "di_48k.wav"
+    sf.write(str(wav), x[:48000], rate, subtype="FLOAT")
+    from nam_dsp.realtime.player import Player
+    try:
+        with testing.jack_server(PERIOD, rate=44100):
+            player = Player(nam_dsp.from_spec(nam_dsp.preset("a1-nano")), block_size=PERIOD,
+                            input_file=wav)
+            player.start()
+            try:
+                player.wait(timeout=10)
+            finally:
+                player.stop()
+    except testing.Unavailable as exc:
+        pytest.skip(str(exc))
+    assert player.error is None and player.rate == 44100 and player.converter is not None
+    assert player.notices == ["the input file is at 48000 Hz and the device at 44100 Hz: the file "
+                              "is converted to 44100 Hz"]
+    assert player._feed.length == 44100 and player._feed.finished   # the whole second, at 44.1 kHz

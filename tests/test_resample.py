@@ -181,3 +181,14 @@ def test_the_prefill_is_the_fewest_zeros_that_never_run_short():
     x = tones(44100, 0.5)
     run(short, x, partition(x.size, 1, np.random.default_rng(0)))
     assert short.bridge.short_pulls > 0
+
+
+@pytest.mark.parametrize("rate,new_rate", [(48000, 44100), (44100, 48000), (48000, 96000)])
+def test_convert_rate_gives_the_same_tone_at_the_new_rate_aligned(rate, new_rate):
+    """What the player does to an input file at another rate than the device's."""
+    x = tones(rate, 0.3, (440.0, 3000.0))
+    y = resample.convert_rate(x, rate, new_rate)
+    expected = tones(new_rate, 0.3, (440.0, 3000.0))
+    assert y.size == expected.size
+    seg = slice(1000, -1000)
+    assert 20 * np.log10(np.std(y[seg] - expected[seg]) / np.std(expected[seg])) < -60

@@ -194,6 +194,8 @@ def run(args) -> int:
         window = _open_window(player) if args.gui else None  # before the stream starts
         with _flag_for("--record", AudioFileError):  # the only file start() opens
             player.start()
+        for note in player.notices:
+            _say(f"nam-dsp play: note: {note}")
         if player.converter is not None:
             _say(f"nam-dsp play: note: the model runs at {player.model_rate} Hz and the stream at "
                  f"{player.rate} Hz: converting in the stream ({player.conversion_text()})")

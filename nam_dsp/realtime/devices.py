@@ -119,13 +119,14 @@ def supports(pa, rate: int, inp: Optional[dict], out: dict, channels: int) -> Op
     return None
 
 
-def stream_rate(pa, requested: Optional[int], model_rate: int, inp: Optional[dict], out: dict,
-                channels: int) -> int:
+def stream_rate(pa, requested: Optional[int], preferred, model_rate: int, inp: Optional[dict],
+                out: dict, channels: int) -> int:
     """The stream's rate: ``requested`` if given (refused with the reason if the devices cannot),
-    else the model's own if the devices run it, else the device's default (the player converts)."""
+    else the first of ``preferred`` (e.g. an input file's rate, the model's) the devices run,
+    else the device's default (the player converts)."""
     dev = out if inp is None else inp
     default = int(round(dev["defaultSampleRate"]))
-    candidates = [requested] if requested is not None else list(dict.fromkeys([model_rate, default]))
+    candidates = [requested] if requested is not None else list(dict.fromkeys([*preferred, default]))
     reasons = []
     for rate in candidates:
         reason = supports(pa, rate, inp, out, channels)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine import ContainerModel, Model, from_spec
 from ..errors import AudioError, AudioFileError, WidthError
-from ..resample import DEFAULT_MODEL_BLOCK, RateConverter
+from ..resample import DEFAULT_MODEL_BLOCK, RateConverter, convert_rate
 from ..spec import validation_esr
 from . import devices, status
 from .autowidth import AutoWidth
@@ -134,6 +134,7 @@ class Player:
         self.fade = fade
         self.auto_target = auto_target
         self.catchup_share = catchup_share
+        self.notices: list = []   # what the player changed to make the request work, for the UIs
         self._file = None   # (samples, rate) of the input file
         if input_file is not None:
             self._file = read_input_file(input_file)
@@ -352,9 +353,14 @@ class Player:
             out = devices.pick_device(pa, self.output_device, "output")
             ch = devices.stream_channels(inp, out)
             self._out_channels = ch
-            asked = self.device_rate or (self._file[1] if self._file is not None else None)
-            rate = devices.stream_rate(pa, asked, self.model_rate, inp, out, ch)
-            if rate != self.rate:   # the device does not run the model's rate: convert
+            file_rate = [self._file[1]] if self._file is not None else []
+            rate = devices.stream_rate(pa, self.device_rate, file_rate + [self.model_rate],
+                                       self.model_rate, inp, out, ch)
+            if rate != self.rate:   # the device runs neither the file's rate nor the model's
+                if self._file is not None and self._file[1] != rate:
+                    self.notices.append(f"the input file is at {self._file[1]} Hz and the device "
+                                        f"at {rate} Hz: the file is converted to {rate} Hz")
+                    self._file = (convert_rate(self._file[0], self._file[1], rate), rate)
                 self._configure_stream(rate)
                 self._setup_model(self.model, self.auto_enabled)
             self._prepare_buffers(ch, inp is not None)
