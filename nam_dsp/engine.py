@@ -278,6 +278,11 @@ class ContainerModel(Model):
         return self.submodels[self._active]
 
     @property
+    def switch_window(self) -> int:
+        """Samples of recent input an incoming submodel is fed on a switch (see the class notes)."""
+        return int(self._history.shape[0])
+
+    @property
     def _kernel(self):
         return self.submodels[self._active]._kernel
 

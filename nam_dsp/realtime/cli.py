@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-size", type=int, default=128, metavar="N",
                         help="frames per callback, 1 to 8192 (default 128)")
     parser.add_argument("--device-rate", type=int, metavar="HZ",
-                        help="the stream's sample rate (default: the model's if the device runs "
-                             "it, else the device's default). At another rate than the model's the "
+                        help="the stream's sample rate (default: the input file's or the model's "
+                             "if the device runs it, else the device's default). At another rate "
+                             "than the model's the "
                              "player converts both ways in the stream, adding about 1.8 ms at "
                              "44.1 <-> 48 kHz (1.7-1.9 ms at the standard rates; the status line "
                              "shows it)")
@@ -47,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "only when the next width is predicted under 0.7 x the target")
     parser.add_argument("--gui", action="store_true", help="open the Tk window")
     parser.add_argument("--input-file", metavar="F",
-                        help="play this audio file as the live input (the stream runs at its rate)")
+                        help="play this audio file as the live input (at its rate if the device "
+                             "runs it, else converted to the device's)")
     parser.add_argument("--record", metavar="G", help="write what was played to this WAV")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (S > 0)")
     parser.add_argument("--fade-ms", type=float, default=10.0, metavar="MS",

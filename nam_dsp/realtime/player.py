@@ -79,11 +79,12 @@ class Player:
         PortAudio device indices (:func:`.devices.list_devices`); default devices otherwise.
     input_file : path, optional
         Play this audio file as the input instead of a device (paced by the stream; the stream is
-        then output-only, at the file's rate). The player finishes when the file has been played.
+        then output-only, at the file's rate if the device runs it, else the file is converted to
+        the device's, with a note in ``notices``). The player finishes when the file has been played.
     device_rate : int, optional
-        The stream's sample rate. Default: the model's if the devices run it, else the device's
-        default. At any rate other than the model's the player converts in the stream
-        (:class:`~nam_dsp.resample.RateConverter`, about 1-2 ms added: ``latency_ms``).
+        The stream's sample rate. Default: the input file's or the model's if the devices run
+        it, else the device's default. At any rate other than the model's the player converts in
+        the stream (:class:`~nam_dsp.resample.RateConverter`, under 2 ms added: ``conversion_ms``).
     record : path, optional
         Write what was played (the model's output, mono float32 WAV).
     seconds : float, optional

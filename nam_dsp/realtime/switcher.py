@@ -150,7 +150,7 @@ class WidthSwitcher:
             self._levels = list(model.submodels)
             self._active_model = self._levels[level - 1]
             self._spare_model = None
-            rf = model._history.shape[0]
+            rf = model.switch_window
         else:
             level = model.width
             self._active_model = model
