@@ -34,6 +34,7 @@ from nam_dsp.spec import WaveNetSpec
 
 from . import losses
 from .data import Examples, Pair
+from .memory import keep_freed_memory
 from .optim import Adam, clip_grad_norm, exponential_lr, lbfgs_round
 from .wavenet_grad import GradNet
 
@@ -406,6 +407,7 @@ class Trainer:
 
     def run(self) -> dict:
         """Train until the budget (steps / epochs / seconds) is used; return the summary."""
+        keep_freed_memory()   # a step's temporaries would otherwise page-fault in anew every step
         c = self.cfg
         tty = hasattr(self.log, "isatty") and self.log.isatty()
         t_start = time.perf_counter() - self.elapsed
