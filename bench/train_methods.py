@@ -50,7 +50,9 @@ def run_one(tone: str, method: str, seed: int, cpu_minutes: float, out_dir: Path
                 "--seed", str(seed), "--threads", "1", *METHODS[method]]
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         t0 = time.time()
+        load_before = os.getloadavg()[0]
         done = subprocess.run(argv, env=env, capture_output=True, text=True)
+        load_after = os.getloadavg()[0]
         if done.returncode:
             raise RuntimeError(f"{tone} {method} seed {seed}: {done.stderr[-2000:]}")
         training = json.loads(Path(model).read_text())["metadata"]["training"]
@@ -58,6 +60,7 @@ def run_one(tone: str, method: str, seed: int, cpu_minutes: float, out_dir: Path
               "budget_cpu_minutes": cpu_minutes, "steps": training["steps"],
               "cpu_seconds": training["cpu_seconds"], "wall_seconds": round(time.time() - t0, 1),
               "steps_per_cpu_second": round(training["steps"] / training["cpu_seconds"], 3),
+              "load_1min_before_after": [round(load_before, 2), round(load_after, 2)],
               "validation_esr": training["validation_esr"]}
     tmp_path = result_path.with_suffix(".tmp")
     tmp_path.write_text(json.dumps(result, indent=1) + "\n")
