@@ -144,11 +144,6 @@ cdef class RateBridge:
                              + (f"{size}" if exact else f"at most {size}"))
         return n
 
-    @property
-    def fill(self):
-        """(model FIFO samples, device FIFO samples) now."""
-        return self.in_fill, self.out_fill
-
 
 def resample_once(table, int li, int lo, x):
     """All of ``x`` (float32) through one direction's filter from silence, as a stream would give

@@ -227,7 +227,7 @@ def cmd_info(args) -> int:
 # -------------------------------------------------------------------------------------------------
 
 def cmd_render(args) -> int:
-    from .parallel_render import input_files, render_chunked, split_refusal
+    from .parallel_render import input_files, render_at_file_rate, render_chunked, split_refusal
 
     args.model = model_file(args.model)
     model = load(args.model, width=args.width, slim=args.slim)
@@ -243,37 +243,26 @@ def cmd_render(args) -> int:
     if data.shape[1] > 1:
         _notice(f"{args.input} has {data.shape[1]} channels: rendering channel 0 only")
     x = np.ascontiguousarray(data[:, 0])
-    resampling = int(round(model.sample_rate)) != file_rate and x.shape[0] > 0
-    nonfinite = []
+    counts = {}
 
     def run_model(xm):
         if parallel:
-            ym, *counts = render_chunked(args.model, model, xm, jobs=args.jobs, scheduler=args.scheduler,
-                                         width=args.width, slim=args.slim, block_size=args.block_size)
+            ym, counts["in"], counts["out"] = render_chunked(
+                args.model, model, xm, jobs=args.jobs, scheduler=args.scheduler, width=args.width,
+                slim=args.slim, block_size=args.block_size)
         else:
             ym = render(model, xm, block_size=args.block_size)
-            counts = model.nonfinite_count, model.nonfinite_output_count
-        nonfinite[:] = counts
+            counts["in"], counts["out"] = model.nonfinite_count, model.nonfinite_output_count
         return ym
 
     t0 = time.perf_counter()
-    bad_input = 0
-    if resampling:
-        from .resample import render_at_rate
-        # counted and zeroed here, in the file's samples: the filters would smear one over dozens
-        finite = np.isfinite(x)
-        bad_input = int(x.size - np.count_nonzero(finite))
-        if bad_input:
-            x = np.where(finite, x, np.float32(0))
-        y = render_at_rate(run_model, model.sample_rate, x, file_rate)
+    y, bad_input, converted = render_at_file_rate(run_model, model.sample_rate, x, file_rate)
+    compute = time.perf_counter() - t0
+    if converted:
         _notice(f"{args.input} is at {file_rate} Hz and the model at {model.sample_rate:g} Hz: "
                 f"converted to {model.sample_rate:g} Hz for the model and back to {file_rate} Hz, "
                 "as nam-dsp play converts (its latency taken off)")
-    else:
-        y = run_model(x)
-    compute = time.perf_counter() - t0
-    nonfinite, nonfinite_output = nonfinite
-    nonfinite += bad_input
+    nonfinite, nonfinite_output = counts["in"] + bad_input, counts["out"]
     write_wav_atomic(args.output, y, file_rate)
     seconds = data.shape[0] / file_rate
     speed = f"{seconds / compute:.1f}x real time" if compute > 0 else "instant"

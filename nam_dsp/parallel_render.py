@@ -101,23 +101,36 @@ def input_files(paths: Sequence[str]) -> List[str]:
     return out
 
 
+def render_at_file_rate(run_model, model_rate, x: np.ndarray, rate: int) -> tuple:
+    """``x`` (float32 at the file's ``rate``) through ``run_model`` (a whole-signal render at the
+    model's rate), converted both ways as ``nam-dsp play`` converts when the rates differ.
+
+    Returns ``(y, nonfinite, converted)``. Converting, non-finite input samples are zeroed and
+    counted here, in the file's samples (the filters would smear one over dozens); without
+    conversion the model counts them itself and ``nonfinite`` is 0."""
+    if int(round(model_rate)) == rate or x.shape[0] == 0:
+        return run_model(x), 0, False
+    from .resample import render_at_rate
+    finite = np.isfinite(x)
+    bad = int(x.size - np.count_nonzero(finite))
+    if bad:
+        x = np.where(finite, x, np.float32(0))
+    return render_at_rate(run_model, model_rate, x, rate), bad, True
+
+
 def render_file(model_path: str, width, slim, input_path: str, output_path: str, block_size: int) -> dict:
     """Render one file to a 32-bit float WAV at the file's rate (resampled for the model and back
     when the rates differ), written atomically; returns what was done."""
     import soundfile as sf
     from .output_paths import write_wav_atomic
-    from .resample import render_at_rate  # the player's conversion: one home for it
     model = load(model_path, width=width, slim=slim)
     data, rate = sf.read(input_path, dtype="float32", always_2d=True)
     x = np.ascontiguousarray(data[:, 0])
-    resampled = int(round(model.sample_rate)) != rate and x.shape[0] > 0
     t0 = time.perf_counter()
-    if resampled:
-        y = render_at_rate(lambda xm: render(model, xm, block_size=block_size), model.sample_rate, x, rate)
-    else:
-        y = render(model, x, block_size=block_size)
+    y, bad_input, resampled = render_at_file_rate(lambda xm: render(model, xm, block_size=block_size),
+                                                  model.sample_rate, x, rate)
     seconds = time.perf_counter() - t0
     write_wav_atomic(output_path, y, rate)
     return {"input": input_path, "output": output_path, "seconds": data.shape[0] / rate,
             "compute_seconds": seconds, "channels": data.shape[1], "resampled_from": rate if resampled else None,
-            "nonfinite": model.nonfinite_count, "nonfinite_output": model.nonfinite_output_count}
+            "nonfinite": model.nonfinite_count + bad_input, "nonfinite_output": model.nonfinite_output_count}

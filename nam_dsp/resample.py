@@ -162,11 +162,6 @@ class RateConverter:
     def latency_ms(self) -> float:
         return self.plan.latency_ms
 
-    def describe(self) -> str:
-        p = self.plan
-        return (f"resampling {p.device_rate} <-> {p.model_rate} Hz: +{p.latency_ms:.2f} ms "
-                f"({p.latency_samples} samples at {p.device_rate} Hz)")
-
     def process(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """One device block (float32, at most ``device_block`` samples) in, the same length out."""
         bridge, xm, ym, run = self.bridge, self._xm, self._ym, self._process_model
