@@ -4,6 +4,7 @@
     python3 bench/slim_captures.py --jobs 2                                             # 2 at a time
     python3 bench/slim_captures.py --scheduler tcp://HOST:8786                          # on a cluster
     python3 bench/slim_captures.py --variant with-di                                    # + user DIs
+    python3 bench/slim_captures.py --captures marshall_jcm_standard --arch slimmable-paper  # a chosen student
     python3 bench/slim_captures.py --captures dumble_feather --budget-cpu-minutes 0.2 \\
         --out-dir /tmp/slim_bench                                                       # smoke test
 
@@ -59,11 +60,11 @@ def variant_audio(variant: str):
 def run_capture(capture: str, args_dict: dict) -> dict:
     a = argparse.Namespace(**args_dict)
     teacher = os.path.join(CAPTURES, capture + ".nam")
-    suffix = "" if a.variant == "builtin" else "__with_di"
+    suffix = ("" if a.variant == "builtin" else "__with_di") + (f"__{a.arch}" if a.arch else "")
     model = os.path.join(a.models_dir, capture + suffix + ".nam")
     train_di, eval_di = variant_audio(a.variant)
     job = SlimJob(teacher=teacher, output=model, budget_cpu_seconds=60.0 * a.budget_cpu_minutes,
-                  di=train_di, eval_di=eval_di, seed=a.seed, threads=a.threads,
+                  arch=a.arch, di=train_di, eval_di=eval_di, seed=a.seed, threads=a.threads,
                   epoch_seconds=a.epoch_seconds, log_path=model + ".log")
     summary = distil(job)
     widths = sorted(summary["esr"])
@@ -89,6 +90,9 @@ def main(argv=None) -> int:
     p.add_argument("--variant", choices=["builtin", "with-di"], default="builtin")
     p.add_argument("--out-dir", default=RESULTS, help="where the JSON results go (default bench/results/slim)")
     p.add_argument("--models-dir", default=None, help="where the distilled .nam files go (default: a temp folder)")
+    p.add_argument("--arch", default=None,
+                   help="student architecture (default: nam-dsp slim's choice for the teacher's cost); "
+                        "a chosen one adds __ARCH to the result's name")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="threads per distillation (default 1)")
     p.add_argument("--epoch-seconds", type=float, default=120.0)
