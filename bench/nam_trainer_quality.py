@@ -2,7 +2,9 @@
 
     /tmp/nam_dsp_peer_venv/bin/python bench/nam_trainer_quality.py lead --cpu-minutes 60 --threads 2
 
-(``python3 bench/nam_trainer_quality.py lead ...`` re-executes itself in that venv.) Trains the paper's
+(``python3 bench/nam_trainer_quality.py lead ...`` re-executes itself in that venv, and creates it first
+when it is missing or holds other versions: :data:`PEER_PACKAGES`, pinned, in ``/tmp/nam_dsp_peer_venv``;
+``--install-peer`` only installs.) Trains the paper's
 slimmable WaveNet with ``neural-amp-modeler`` 0.13.0 (``nam.train.full.main``: NAM's LightningModule,
 its slimmable training - a random width per forward pass - its checkpointing, best checkpoint by
 validation loss, its export) on ``../shared/data/tones/dry.flac`` -> ``wet_<tone>.flac``:
@@ -12,7 +14,8 @@ validation loss, its export) on ``../shared/data/tones/dry.flac`` -> ``wet_<tone
   ``slimmable`` slice_channels_uniform over widths 1..8); the exported config is checked against it;
 * data: ``split.json``'s ranges (train = [0, 4875459), validation = the rest), delay 0 (the wet files
   are aligned), ny 8192 for training, the whole validation range as one datum (NAM's default);
-  NAM reads WAV only, so the FLACs are copied losslessly to 24-bit WAVs under /tmp first;
+  NAM reads WAV only, so the FLACs are copied losslessly to 24-bit WAVs under /tmp first, named by
+  the FLAC's content hash (a changed file with the same name gets a new copy, never a stale one);
 * batch 16 (shuffle, drop_last), Adam lr 0.004, ExponentialLR gamma 0.994 per epoch, loss MSE +
   2e-4 MRSTFT, validation loss MSE (at full width, eval mode) once per epoch, CPU,
   ``torch.set_num_threads(threads)``, seeds 0;
@@ -44,6 +47,10 @@ SHARED = os.path.join(ROOT, "..", "shared", "data")
 TONES = os.path.join(SHARED, "tones")
 VENV_DIR = "/tmp/nam_dsp_peer_venv"
 VENV_PYTHON = VENV_DIR + "/bin/python"
+#: The peer, pinned: NAM's trainer and the PyTorch CPU build it was measured with.
+PEER_PACKAGES = ("torch==2.13.0", "neural-amp-modeler==0.13.0")
+PEER_STAMP = os.path.join(VENV_DIR, "nam_dsp_peer.json")  # what the venv was made with
+WAV_CACHE = "/tmp/nam_trainer_quality_wav"
 REFERENCE_MODEL = os.path.join(SHARED, "models", "slimmable", "nam_trainer_paper_crunch_30min.nam")
 README_FIGURES = {  # ../shared/data/README.md, validation ESR per width 1..8
     "crunch": ("nam_trainer_paper_crunch_30min.nam", [0.141, 0.063, 0.029, 0.024, 0.017, 0.015, 0.014, 0.0129]),
@@ -100,11 +107,46 @@ LAYER = {
 }
 
 
+def ensure_peer_env():
+    """Create (or recreate) the peer venv with :data:`PEER_PACKAGES` unless it already holds them."""
+    try:
+        with open(PEER_STAMP) as fh:
+            if json.load(fh).get("packages") == list(PEER_PACKAGES):
+                return
+    except (OSError, ValueError):
+        pass
+    import shutil
+    print(f"installing the peer trainer ({', '.join(PEER_PACKAGES)}) into {VENV_DIR} ...", flush=True)
+    shutil.rmtree(VENV_DIR, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", VENV_DIR], check=True)
+    subprocess.run([VENV_PYTHON, "-m", "pip", "install", "-q", *PEER_PACKAGES, "soundfile"], check=True)
+    tmp = PEER_STAMP + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"packages": list(PEER_PACKAGES)}, fh)
+    os.replace(tmp, PEER_STAMP)
+
+
+def content_hash(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def wav_copy(src):
+    """The 24-bit WAV copy of ``src`` in :data:`WAV_CACHE`, named by ``src``'s content."""
+    stem = os.path.splitext(os.path.basename(src))[0]
+    return flac_to_wav(src, os.path.join(WAV_CACHE, f"{stem}.{content_hash(src)}.wav"))
+
+
 def flac_to_wav(src, dst):
     """Lossless copy of a 24-bit FLAC into a 24-bit PCM WAV (NAM's reader, wavio, takes WAV only)."""
     import soundfile as sf
     if os.path.exists(dst):
         return dst
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
     data, rate = sf.read(src, dtype="int32")  # 24-bit samples, left-justified in int32
     info = sf.info(src)
     if info.subtype != "PCM_24":
@@ -134,10 +176,8 @@ def train(a):
     if os.path.exists(work):
         shutil.rmtree(work)
     os.makedirs(work)
-    wavdir = "/tmp/nam_trainer_quality_wav"
-    os.makedirs(wavdir, exist_ok=True)
-    x_path = flac_to_wav(os.path.join(TONES, "dry.flac"), os.path.join(wavdir, "dry.wav"))
-    y_path = flac_to_wav(os.path.join(TONES, f"wet_{a.tone}.flac"), os.path.join(wavdir, f"wet_{a.tone}.wav"))
+    x_path = wav_copy(os.path.join(TONES, "dry.flac"))
+    y_path = wav_copy(os.path.join(TONES, f"wet_{a.tone}.flac"))
     with open(os.path.join(TONES, "split.json")) as fh:
         split = json.load(fh)
     (t0, t1), (v0, v1) = split["train"], split["validation"]
@@ -298,8 +338,11 @@ def main():
     ap.add_argument("--tag", default="", help="file-name suffix (default _cpu<minutes>)")
     ap.add_argument("--budget-file", default=None)
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "training"))
-    ap.add_argument("--system-python", default="python3", help="the python with nam_dsp (for scoring)")
+    ap.add_argument("--system-python", default=None,
+                    help="the python with nam_dsp, for scoring (default: the one that started this script)")
     ap.add_argument("--evaluate", metavar="PATH", help="print validation ESR per width of PATH for TONE (system python3)")
+    ap.add_argument("--install-peer", action="store_true",
+                    help=f"create {VENV_DIR} with {' '.join(PEER_PACKAGES)} and stop")
     ap.add_argument("--check-reference", action="store_true",
                     help="score the two NAM-trained models in models/slimmable against the README")
     a = ap.parse_args()
@@ -310,15 +353,17 @@ def main():
         return
     if a.check_reference:
         sys.exit(0 if check_reference() else 1)
+    in_peer = os.path.realpath(sys.prefix) == os.path.realpath(VENV_DIR)
+    if a.install_peer or not in_peer:
+        ensure_peer_env()
+    if a.install_peer:
+        return
     if not a.tone:
         ap.error("tone is required")
-    try:
-        import nam  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        if os.path.exists(VENV_PYTHON) and os.path.realpath(sys.prefix) != os.path.realpath(VENV_DIR):
-            os.execv(VENV_PYTHON, [VENV_PYTHON, os.path.abspath(__file__)] + sys.argv[1:])
-        raise
+    if not in_peer:
+        scorer = [] if a.system_python else ["--system-python", sys.executable]
+        os.execv(VENV_PYTHON, [VENV_PYTHON, os.path.abspath(__file__)] + sys.argv[1:] + scorer)
+    a.system_python = a.system_python or "python3"
     train(a)
 
 

@@ -76,6 +76,14 @@ def test_first_run_writes_the_schema(first_run):
     assert "Short-budget results" in text
 
 
+def test_a_finished_run_leaves_no_checkpoint_behind(first_run):
+    # checkpoints of unfinished runs are committed so that a later session resumes them; a
+    # finished one must not linger in the cache (nor in the repository)
+    cache = first_run / "cache" / "clean"
+    assert sum(p.name.endswith(".nam") for p in cache.iterdir()) == 2
+    assert not [p.name for p in cache.iterdir() if p.name.endswith(".ckpt.npz")]
+
+
 def test_second_run_trains_nothing(first_run, tones):
     cache = first_run / "cache" / "clean"
     stamps = {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.suffix in (".nam", ".json")}

@@ -128,7 +128,8 @@ def _file_digest(path: str) -> Optional[str]:
 
 class Cache:
     """``<root>/<tone>/<key>.nam`` (the model), ``.json`` (training metrics: present = finished),
-    ``.measure.json`` (engine ESR and speed), ``.ckpt.npz`` and ``.log`` (not committed)."""
+    ``.measure.json`` (engine ESR and speed), ``.ckpt.npz`` while training (committed, so that another
+    session resumes; removed when the run finishes) and ``.log`` (not committed)."""
 
     def __init__(self, root: str):
         self.root = root
@@ -218,6 +219,10 @@ def train_one(settings: Settings, cache_root: str, tone: str, model_key: str) ->
         "macs_per_sample": trainer.net.to_spec().macs_per_sample(),
     }
     _write_json(base + ".json", metrics)  # written last: its presence marks a finished run
+    try:
+        os.remove(base + ".ckpt.npz")  # only resuming needs it, and the run is finished
+    except FileNotFoundError:
+        pass
     return metrics
 
 
