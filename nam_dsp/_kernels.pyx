@@ -193,6 +193,17 @@ def activation_array(x, int code, float param=0.0):
     return out[:n]
 
 
+cdef void* aligned_zeroed(size_t n_bytes, what) except NULL:
+    """Zeroed, 64-byte aligned memory (at least 64 bytes), for the caller to ``free``; ``what``
+    names it in the MemoryError."""
+    cdef void* p = NULL
+    n_bytes = max(n_bytes, <size_t> 64)
+    if posix_memalign(&p, 64, n_bytes) != 0:
+        raise MemoryError(f"cannot allocate {n_bytes} bytes of {what}")
+    memset(p, 0, n_bytes)
+    return p
+
+
 cdef class StreamKernel:
     """What every model kernel shares: the aligned blocks it owns, the checked per-block entry
     point and the silence feed used for prewarm. Subclasses implement ``_run``."""
@@ -212,11 +223,7 @@ cdef class StreamKernel:
 
     cdef void* _alloc_bytes(self, size_t n_bytes) except NULL:
         """Zeroed, 64-byte aligned memory owned (and freed) by this kernel."""
-        cdef void* p = NULL
-        n_bytes = max(n_bytes, <size_t> 64)
-        if posix_memalign(&p, 64, n_bytes) != 0:
-            raise MemoryError(f"cannot allocate {n_bytes} bytes of model state")
-        memset(p, 0, n_bytes)
+        cdef void* p = aligned_zeroed(n_bytes, "model state")
         self._blocks.append(<size_t> p)
         return p
 

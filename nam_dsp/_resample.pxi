@@ -15,11 +15,7 @@ cdef extern from "_kernels/resample.h" nogil:
 
 
 cdef float* _alloc_floats(Py_ssize_t n) except NULL:
-    cdef void* p = NULL
-    if posix_memalign(&p, 64, max(n, 1) * sizeof(float)) != 0:
-        raise MemoryError()
-    memset(p, 0, max(n, 1) * sizeof(float))
-    return <float*> p
+    return <float*> aligned_zeroed(max(n, 1) * sizeof(float), "resampler state")
 
 
 cdef class RateBridge:

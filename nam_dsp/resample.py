@@ -34,6 +34,9 @@ from .errors import NamDspError
 PASSBAND_SHARE = 0.77
 #: Stopband attenuation (dB) the Kaiser window is designed for.
 STOPBAND_DB = 90.0
+#: Largest up- or downsampling factor through the common rate (44.1k <-> 48k needs 160 and 147);
+#: rates that need more have no filter of sensible length.
+MAX_FACTOR = 4096
 #: Model block while resampling: one block of model input is the FIFO's latency.
 DEFAULT_MODEL_BLOCK = 32
 
@@ -115,16 +118,23 @@ def _prefill(b: int, l_dev: int, l_mod: int) -> int:
     return int(max(0, np.max(t - back)))
 
 
+def _common_rate(fa: int, fb: int) -> tuple:
+    """``(R, R / fa, R / fb)``: the lowest rate both divide, and each one's upsampling factor;
+    refused when R is too large for a filter of sensible length."""
+    common = fa * fb // gcd(fa, fb)
+    la, lb = common // fa, common // fb
+    if max(la, lb) > MAX_FACTOR:
+        raise RateError(f"{fa} Hz and {fb} Hz have no small common multiple (would need "
+                        f"{common} Hz); use a standard rate")
+    return common, la, lb
+
+
 def plan(device_rate, model_rate, device_block: int, model_block: int = DEFAULT_MODEL_BLOCK) -> Plan:
     """Filters, prefill and latency of the bridge between ``device_rate`` and ``model_rate``."""
     fd, fm = _rate(device_rate, "the device rate"), _rate(model_rate, "the model's rate")
     if fd == fm:
         raise RateError(f"the device and the model both run at {fd} Hz: nothing to convert")
-    common = fd * fm // gcd(fd, fm)
-    l_dev, l_mod = common // fd, common // fm
-    if max(l_dev, l_mod) > 4096:
-        raise RateError(f"{fd} Hz and {fm} Hz have no small common multiple (would need "
-                        f"{common} Hz); use a standard rate")
+    common, l_dev, l_mod = _common_rate(fd, fm)
     if device_block < 1 or model_block < 1:
         raise RateError("block sizes must be >= 1")
     h = _design(common, l_dev, min(fd, fm))
@@ -206,8 +216,7 @@ def convert_rate(x: np.ndarray, rate, new_rate) -> np.ndarray:
     fa, fb = _rate(rate, "the rate"), _rate(new_rate, "the new rate")
     if fa == fb:
         return np.ascontiguousarray(x, dtype=np.float32)
-    common = fa * fb // gcd(fa, fb)
-    li, lo = common // fa, common // fb
+    common, li, lo = _common_rate(fa, fb)
     h = _design(common, 2 * lo, min(fa, fb))
     delay = (h.size - 1) // (2 * lo)                   # output samples, exactly
     x = np.asarray(x, np.float32).reshape(-1)

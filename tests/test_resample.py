@@ -172,6 +172,12 @@ def test_rates_that_cannot_be_bridged_are_refused_with_the_reason(args, match):
         plan(*args)
 
 
+def test_an_offline_conversion_between_rates_without_a_small_common_multiple_is_refused():
+    # without the check it would design a filter millions of taps long
+    with pytest.raises(RateError, match="no small common multiple"):
+        resample.convert_rate(np.zeros(100, np.float32), 44101, 48000)
+
+
 def test_the_prefill_is_the_fewest_zeros_that_never_run_short():
     p = plan(44100, 48000, 256)
     assert p.prefill == resample._prefill(p.model_block, p.up_table.shape[0], p.down_table.shape[0])
