@@ -235,3 +235,22 @@ def test_rings_and_stats_wrap_and_report_what_was_written():
     st.status(2 | 4)
     st.status(16)
     assert st.xruns == 1 and st.flag_counts[16] == 1
+
+
+def test_setting_the_model_up_again_at_another_stream_rate_reuses_the_timing_calibration(
+        paper_spec, monkeypatch):
+    # a stream that opens at another rate than guessed sets the model up again; with the same
+    # model blocks (converting at both rates) the calibration is not measured twice
+    from nam_dsp.realtime import player as player_module
+    calls = []
+    real = player_module.calibrate
+    monkeypatch.setattr(player_module, "calibrate", lambda m, b, **kw: calls.append(b) or real(m, b, **kw))
+    p = player_module.Player(nam_dsp.from_spec(paper_spec), block_size=64, rt_priority=None,
+                             device_rate=44100)
+    p._configure_stream(96000)
+    p._setup_model(p.model, False)
+    assert p.converter is not None and p.converter.plan.device_rate == 96000
+    assert calls == [32]
+    p._configure_stream(48000)   # the model's own rate: 64-frame blocks, measured anew
+    p._setup_model(p.model, False)
+    assert p.converter is None and calls == [32, 64]

@@ -183,7 +183,7 @@ class Player:
         # kept per callback, as the deadline and auto-width count them.
         block = DEFAULT_MODEL_BLOCK if converting else n
         per_callback = n * self.model_rate / self.rate / block if converting else 1.0
-        self.cost = {w: c * per_callback for w, c in calibrate(model, block).items()}
+        self.cost = {w: c * per_callback for w, c in self._block_costs(model, block).items()}
         # catch-up blocks per engine call: the callback's share of the deadline over the cost of
         # a callback's worth of blocks is the same ratio per engine call
         catchup = {w: int(min(16, max(2, self.catchup_share * self.deadline / max(c, 1e-9))))
@@ -200,6 +200,14 @@ class Player:
         elif auto_width:
             raise WidthError(f"automatic width needs a slimmable model; this "
                              f"{model.spec.architecture} model has a fixed width")
+
+    def _block_costs(self, model: Model, block: int) -> dict:
+        """:func:`calibrate`'s costs, measured once per model and block size (a stream that
+        starts at another rate than guessed sets the model up again, with the same blocks)."""
+        cached = getattr(self, "_calibration", None)
+        if cached is None or cached[0] is not model or cached[1] != block:
+            cached = self._calibration = (model, block, calibrate(model, block))
+        return cached[2]
 
     def replace_model(self, model: Model) -> None:
         """Play another model: the stream stops, the new model is set up, the stream restarts.
