@@ -171,7 +171,7 @@ def train(a):
     random.seed(0)  # NAM's slimmable width per forward pass comes from `random`
     np.random.seed(0)
     budget_file = a.budget_file or f"/tmp/nam_trainer_quality_{a.tone}.budget"
-    tag = a.tag or f"_cpu{a.cpu_minutes:g}"
+    tag = a.tag or (f"_wall{a.wall_minutes:g}" if a.wall_minutes else f"_cpu{a.cpu_minutes:g}")
     work = f"/tmp/nam_trainer_quality_{a.tone}{tag}"
     if os.path.exists(work):
         shutil.rmtree(work)
@@ -225,7 +225,8 @@ def train(a):
             step = trainer.global_step
             if step % 10 == 0:
                 self.loads.append(os.getloadavg()[0])
-            if time.process_time() >= self._budget() and not trainer.should_stop:
+            out_of_wall = a.wall_minutes and time.time() - self.t_start >= 60.0 * a.wall_minutes
+            if (out_of_wall or time.process_time() >= self._budget()) and not trainer.should_stop:
                 trainer.should_stop = True
                 self.stopped_at = (trainer.current_epoch, step)
                 print(f"[budget] CPU {time.process_time():.0f} s reached at epoch {trainer.current_epoch} "
@@ -285,6 +286,8 @@ def train(a):
         "trainer": f"neural-amp-modeler {getattr(_nam, '__version__', '?')}, torch {torch.__version__}, "
                    f"{a.threads} threads",
         "command": f"{VENV_PYTHON} bench/nam_trainer_quality.py " + " ".join(sys.argv[1:]),
+        "budget_wall_minutes": a.wall_minutes,
+        "steps_per_cpu_second": round(last[1] / cpu, 3) if last[1] else None,
         "budget_cpu_minutes": budget_cb.budget_min,
         "budget_cpu_minutes_requested": a.cpu_minutes,
         "budget_note": "process CPU time (time.process_time(), all threads, from process start); "
@@ -330,6 +333,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("tone", nargs="?")
     ap.add_argument("--cpu-minutes", type=float, default=60.0)
+    ap.add_argument("--wall-minutes", type=float, default=None,
+                    help="also stop after this many wall minutes of training (the fair comparison: both "
+                         "trainers alone on the same cores for the same wall time)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--ny", type=int, default=8192)

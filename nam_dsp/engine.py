@@ -290,6 +290,12 @@ class ContainerModel(Model):
         """Choose the first submodel with ``ratio < max_value`` (else the last), from the next block."""
         self._pending = self.spec.index_for_ratio(ratio)
 
+    def set_submodel(self, index: int) -> None:
+        """Choose submodel ``index`` (0 = the smallest) from the next block."""
+        if not 0 <= int(index) < len(self.submodels):
+            raise WidthError(f"this container has submodels 0..{len(self.submodels) - 1}, not {index}")
+        self._pending = int(index)
+
     def _apply_pending(self) -> None:
         pending = self._pending
         if pending is not None:

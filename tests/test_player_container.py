@@ -124,3 +124,20 @@ def test_submodel_switches_allocate_nothing(shared_data, guitar_di):
     worst = _worst_block(calls)
     assert sw.switch_count >= 30
     assert worst == 0, f"a block allocated {worst} B"
+
+
+def test_width_on_the_command_line_starts_a_container_on_that_submodel(shared_data, guitar_di):
+    from nam_dsp.errors import WidthError
+    from nam_dsp.realtime.models import load_model
+    from nam_dsp.realtime.player import Player
+    path = shared_data / "models" / "captures" / "mesa_rectifier_a2.nam"
+    spec = nam_dsp.load_spec(path)
+    model = load_model(path, width=1)
+    assert model.active_index == 0
+    assert Player(model, block_size=BLOCK, rt_priority=None).engine.width == 1
+    x = np.ascontiguousarray(guitar_di[:48000])
+    np.testing.assert_array_equal(nam_dsp.render(model, x),
+                                  nam_dsp.render(nam_dsp.from_spec(spec.submodels[0]), x))
+    assert load_model(path).active_index == 1   # no width: the container's own default (ratio 1)
+    with pytest.raises(WidthError, match=r"2 submodels, played as widths 1\.\.2; got width 3"):
+        load_model(path, width=3)

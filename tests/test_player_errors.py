@@ -57,6 +57,13 @@ def test_a_width_the_model_does_not_have():
     assert_clean_error(*play("--width", "12"), "--width 12: width 12", "allowed widths")
 
 
+def test_a_container_submodel_the_model_does_not_have(shared_data):
+    a2 = shared_data / "models" / "captures" / "mesa_rectifier_a2.nam"
+    if not a2.is_file():
+        pytest.skip(f"{a2} is missing (the shared captures are needed)")
+    assert_clean_error(*play(a2, "--width", "3"), "--width 3: ", "2 submodels", "widths 1..2")
+
+
 def test_auto_width_on_a_fixed_width_model(tmp_path):
     path = tmp_path / "nano.nam"
     nam_dsp.save_spec(nam_dsp.preset("a1-nano"), path)
