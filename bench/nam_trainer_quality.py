@@ -221,11 +221,14 @@ def train(a):
                 pass
             return self.budget_min * 60.0
 
+        def on_train_start(self, trainer, pl_module):
+            self.train_start = time.time()  # the wall budget counts training, not data loading
+
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             step = trainer.global_step
             if step % 10 == 0:
                 self.loads.append(os.getloadavg()[0])
-            out_of_wall = a.wall_minutes and time.time() - self.t_start >= 60.0 * a.wall_minutes
+            out_of_wall = a.wall_minutes and time.time() - self.train_start >= 60.0 * a.wall_minutes
             if (out_of_wall or time.process_time() >= self._budget()) and not trainer.should_stop:
                 trainer.should_stop = True
                 self.stopped_at = (trainer.current_epoch, step)
