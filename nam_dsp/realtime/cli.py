@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "44.1 <-> 48 kHz (1.7-1.9 ms at the standard rates; the status line "
                              "shows it)")
     width = parser.add_mutually_exclusive_group()
-    width.add_argument("--width", type=int, metavar="C", help="start at this width (slimmable models; a SlimmableContainer's submodel 1..K)")
+    width.add_argument("--width", type=int, metavar="C",
+                       help="start at this width (slimmable models; a SlimmableContainer's submodel 1..K)")
     width.add_argument("--slim", type=float, metavar="V", help="start at NAM's slimming ratio V in [0, 1]")
     width.add_argument("--auto-width", action="store_true",
                        help="choose the widest width whose p99 callback time stays under the target")

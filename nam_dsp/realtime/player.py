@@ -142,6 +142,7 @@ class Player:
             if self.device_rate is not None and self._file[1] != self.device_rate:
                 raise AudioFileError(f"{input_file}: sample rate {self._file[1]} Hz, but the "
                                      f"stream was asked to run at {self.device_rate} Hz")
+        self._calibration = None  # (model, block, costs) of the last timing calibration
         self._configure_stream(self.device_rate or (self._file[1] if self._file else self.model_rate))
         self._setup_model(model, auto_width)
         self._x = np.zeros(n, np.float32)
@@ -204,7 +205,7 @@ class Player:
     def _block_costs(self, model: Model, block: int) -> dict:
         """:func:`calibrate`'s costs, measured once per model and block size (a stream that
         starts at another rate than guessed sets the model up again, with the same blocks)."""
-        cached = getattr(self, "_calibration", None)
+        cached = self._calibration
         if cached is None or cached[0] is not model or cached[1] != block:
             cached = self._calibration = (model, block, calibrate(model, block))
         return cached[2]
