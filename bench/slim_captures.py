@@ -9,7 +9,7 @@
         --out-dir /tmp/slim_bench                                                       # smoke test
 
 Each capture in ``../shared/data/models/captures`` is distilled by the library behind
-``nam-dsp slim`` (default student for its cost, seed 0) and evaluated against the teacher on real
+``nam-dsp slim`` (default student, seed 0) and evaluated against the teacher on real
 DI. ``bench/results/slim/<capture>.json`` gets ``teacher``, ``arch``, ``budget_cpu_minutes``,
 ``eval_di``, ``esr_vs_teacher`` {width: ESR over all eval files}, and ``esr_per_file``
 {file: {width: ESR}} so that runs with different eval sets can be compared on the files they share.
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     p.add_argument("--out-dir", default=RESULTS, help="where the JSON results go (default bench/results/slim)")
     p.add_argument("--models-dir", default=None, help="where the distilled .nam files go (default: a temp folder)")
     p.add_argument("--arch", default=None,
-                   help="student architecture (default: nam-dsp slim's choice for the teacher's cost); "
+                   help="student architecture (default: nam-dsp slim's, slimmable-paper); "
                         "a chosen one adds __ARCH to the result's name")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="threads per distillation (default 1)")

@@ -34,21 +34,23 @@ from nam_dsp.errors import AudioFileError, ConfigError
 from nam_dsp.excitation import excitation
 from nam_dsp.nam_file import load_spec
 from nam_dsp.parallel_render import input_files as audio_files  # one rule for files and folders
-from nam_dsp.presets import preset
 
 from . import losses
 from .data import Examples, Pair
 from .trainer import TrainConfig, Trainer, make_arch, parse_widths
 
-__all__ = ["TeacherExamples", "DistillTrainer", "SlimJob", "distil", "default_student", "read_di",
+__all__ = ["TeacherExamples", "DistillTrainer", "SlimJob", "distil", "DEFAULT_STUDENT", "read_di",
            "teacher_cost", "file_sha256", "EVAL_SYNTHETIC_NOTE"]
 
 #: Seed streams of the excitation: training epochs, checkpoint selection, evaluation.
 TRAIN_STREAM, SELECTION_STREAM, EVAL_STREAM = 0, 1, 2
 #: Samples per engine call when rendering through the teacher (the output does not depend on it).
 RENDER_BLOCK = 8192
-#: A student of A1 standard's cost is chosen for teachers costing at least this share of it.
-A1_COST_SHARE = 0.75
+#: The student when none is chosen, for every teacher: the paper's 8-channel model. The student of
+#: A1 standard's cost (``slimmable-a1``, 16 channels) was the default for A1-cost teachers until it
+#: lost on both measured at the default 30 CPU-minutes: 1.4-2.7x the paper student's ESR at full
+#: width on real DI (marshall_jcm_standard, mesa_rectifier_a2; docs/slim.md), in half the steps.
+DEFAULT_STUDENT = "slimmable-paper"
 #: What the report says when no real DI was given for evaluation.
 EVAL_SYNTHETIC_NOTE = ("synthetic: held-out built-in excitation (no --eval-di given); synthetic playing "
                        "is not real playing, expect a higher ESR on a real DI")
@@ -68,14 +70,6 @@ def file_sha256(path) -> str:
 def teacher_cost(spec) -> int:
     """MACs per sample of the teacher as it runs at full size."""
     return int(spec.macs_per_sample())
-
-
-def default_student(teacher_macs: int) -> str:
-    """The paper's 8-channel model for small teachers; ``slimmable-a1`` (A1 standard's cost at full
-    width) for teachers costing about as much as A1 standard or more."""
-    a1 = preset("a1-standard").macs_per_sample()
-    return "slimmable-a1" if teacher_macs >= A1_COST_SHARE * a1 else "slimmable-paper"
-
 
 
 def read_di(path, rate: Optional[float], notices: Optional[list] = None) -> np.ndarray:
@@ -234,7 +228,7 @@ class SlimJob:
 
 
 def make_student(job: SlimJob, teacher_spec):
-    arch = job.arch or default_student(teacher_cost(teacher_spec))
+    arch = job.arch or DEFAULT_STUDENT
     spec = make_arch(arch, job.seed)
     if not spec.slimmable:
         raise ConfigError(f"architecture {arch!r} is not slimmable; the student must be a slimmable WaveNet "

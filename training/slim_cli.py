@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the .nam file to write; with several captures (or an existing folder here) "
                         "the folder to write <capture>.nam files into")
     parser.add_argument("--arch", default=None,
-                        help="student architecture, a slimmable preset (default: slimmable-paper for small "
-                        "teachers, slimmable-a1 for teachers costing about as much as A1 standard)")
+                        help="student architecture, a slimmable preset (default: slimmable-paper, 8 channels; "
+                        "slimmable-a1 costs what A1 standard costs, and needs a longer budget)")
     parser.add_argument("--widths", default=None,
                         help="training widths, e.g. 1-8 or 1,2,4,8 (default: every allowed width)")
     budget = parser.add_mutually_exclusive_group()
