@@ -7,13 +7,14 @@ when it is missing or holds other versions: :data:`PEER_PACKAGES`, pinned, in ``
 ``--install-peer`` only installs.) Trains the paper's
 slimmable WaveNet with ``neural-amp-modeler`` 0.13.0 (``nam.train.full.main``: NAM's LightningModule,
 its slimmable training - a random width per forward pass - its checkpointing, best checkpoint by
-validation loss, its export) on ``../shared/data/tones/dry.flac`` -> ``wet_<tone>.flac``:
+validation loss, its export) on a source of ``bench/training_sources.py`` (a tone:
+``../shared/data/tones/dry.flac`` -> ``wet_<tone>.flac``, or the ``ampprofiling`` pair):
 
 * the architecture of ``models/slimmable/nam_trainer_paper_crunch_30min.nam`` (1 array, 8 channels,
   K=6, dilations [1,4,16,64,256] x 3, Tanh, layer 1x1, head 1x1 conv with bias, head_scale 0.01,
   ``slimmable`` slice_channels_uniform over widths 1..8); the exported config is checked against it;
-* data: ``split.json``'s ranges (train = [0, 4875459), validation = the rest), delay 0 (the wet files
-  are aligned), ny 8192 for training, the whole validation range as one datum (NAM's default);
+* data: the source's ranges (tones: ``split.json``, train = [0, 4875459), validation = the rest;
+  ampprofiling: the last 5 s validate), delay 0 (the wet files are aligned), ny 8192 for training, the whole validation range as one datum (NAM's default);
   NAM reads WAV only, so the FLACs are copied losslessly to 24-bit WAVs under /tmp first, named by
   the FLAC's content hash (a changed file with the same name gets a new copy, never a stale one);
 * batch 16 (shuffle, drop_last), Adam lr 0.004, ExponentialLR gamma 0.994 per epoch, loss MSE +
@@ -43,8 +44,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(ROOT, "..", "shared", "data")
-TONES = os.path.join(SHARED, "tones")
+sys.path.insert(0, ROOT)
+from bench.training_sources import SHARED, require, source
+
 VENV_DIR = "/tmp/nam_dsp_peer_venv"
 VENV_PYTHON = VENV_DIR + "/bin/python"
 #: The peer, pinned: NAM's trainer and the PyTorch CPU build it was measured with.
@@ -63,11 +65,14 @@ WIDTHS = list(range(1, 9))
 def evaluate(path, tone):
     """Validation ESR per width of a .nam file, as nam_dsp's trainer validates (valid mode)."""
     import numpy as np
-    import nam_dsp
     from nam_dsp.training.data import load_pair
     from nam_dsp.training.losses import esr_value
-    pair = load_pair(os.path.join(TONES, "dry.flac"), os.path.join(TONES, f"wet_{tone}.flac"),
-                     latency=0, split_file=os.path.join(TONES, "split.json"))
+
+    import nam_dsp
+    src = source(tone)
+    pair = load_pair(src.dry, src.wet, latency=0, split_file=src.split_file,
+                     validation_seconds=src.validation_seconds)
+    assert tuple(pair.validation) == tuple(src.ranges()[1]), "both trainers must validate on the same range"
     v0, v1 = pair.validation
     model = nam_dsp.load(path)
     rf = model.receptive_field
@@ -176,16 +181,18 @@ def train(a):
     if os.path.exists(work):
         shutil.rmtree(work)
     os.makedirs(work)
-    x_path = wav_copy(os.path.join(TONES, "dry.flac"))
-    y_path = wav_copy(os.path.join(TONES, f"wet_{a.tone}.flac"))
-    with open(os.path.join(TONES, "split.json")) as fh:
-        split = json.load(fh)
-    (t0, t1), (v0, v1) = split["train"], split["validation"]
+    src = source(a.tone)
+    require(src)
+    x_path, y_path = (wav_copy(p) if p.endswith(".flac") else p for p in (src.dry, src.wet))
+    (t0, t1), (v0, v1) = src.ranges()
     data_config = {
         "common": {"x_path": x_path, "y_path": y_path, "delay": 0},
         "train": {"start_samples": t0, "stop_samples": t1, "ny": a.ny},
         "validation": {"start_samples": v0, "stop_samples": v1, "ny": None},
     }
+    if not src.split_file:
+        # the ampprofiling validation starts mid-playing (as in ours); NAM refuses that unless told
+        data_config["validation"]["require_input_pre_silence"] = None
     model_config = {
         "net": {"name": "WaveNet", "config": {"layers_configs": [LAYER], "head_scale": 0.01}},
         "loss": {"mrstft_weight": 2e-4},  # MSE (weight 1) + 2e-4 MRSTFT; val_loss MSE (NAM's default)
@@ -232,8 +239,8 @@ def train(a):
             if (out_of_wall or time.process_time() >= self._budget()) and not trainer.should_stop:
                 trainer.should_stop = True
                 self.stopped_at = (trainer.current_epoch, step)
-                print(f"[budget] CPU {time.process_time():.0f} s reached at epoch {trainer.current_epoch} "
-                      f"step {step}", flush=True)
+                print(f"[budget] {'wall' if out_of_wall else 'CPU'} budget reached at epoch "
+                      f"{trainer.current_epoch} step {step} (CPU {time.process_time():.0f} s)", flush=True)
 
         def on_validation_end(self, trainer, pl_module):
             if trainer.sanity_checking:

@@ -2,7 +2,8 @@
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 bench/train_quality.py crunch --minutes 30
 
-Trains on ``../shared/data/tones/dry.flac`` -> ``wet_<tone>.flac`` with ``split.json`` and writes
+Trains on a source of ``bench/training_sources.py`` (a tone: ``../shared/data/tones/dry.flac`` ->
+``wet_<tone>.flac`` with ``split.json``; or the ``ampprofiling`` pair) and writes
 ``bench/results/training/<tone>.json``: validation ESR at widths 1..8 next to the figures NAM's own
 trainer reached on this machine in the same budget (``../shared/data/README.md``), the exact
 command, seconds and steps. The model goes to ``/tmp/nam_dsp_train_<tone>.nam`` (not the repo).
@@ -18,8 +19,9 @@ import time
 from nam_dsp.training import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from bench.training_sources import require, source
 
-SHARED = os.path.join(ROOT, "..", "shared", "data")
 NAM_REFERENCE = {  # validation ESR per width 1..8 reached by NAM's trainer (README of shared/data)
     "crunch": {"minutes": 30, "esr": [0.141, 0.063, 0.029, 0.024, 0.017, 0.015, 0.014, 0.0129]},
     "clean": {"minutes": 20, "esr": [0.177, 0.083, 0.048, 0.031, 0.026, 0.023, 0.019, 0.0178]},
@@ -37,18 +39,17 @@ def main():
     ap.add_argument("--tag", default="")
     a, extra = ap.parse_known_args()
     a.extra = [e for e in extra if e != "--"]
-    tones = os.path.join(SHARED, "tones")
-    if not os.path.isdir(tones):
-        sys.exit(f"{tones} is missing: the shared tones are needed for this benchmark")
+    src = source(a.tone)
+    require(src)
     minutes = a.minutes or NAM_REFERENCE.get(a.tone, {}).get("minutes", 20)
     out = a.out or f"/tmp/nam_dsp_train_{a.tone}{a.tag}.nam"
-    argv = [os.path.join(tones, "dry.flac"), os.path.join(tones, f"wet_{a.tone}.flac"), "-o", out,
-            "--split", os.path.join(tones, "split.json"),
-            *(["--budget-cpu-minutes", str(a.cpu_minutes)] if a.cpu_minutes else ["--budget-minutes", str(minutes)]),
-            "--latency", "0", "--validate-every", "100", "--checkpoint-minutes", "3"] + a.extra
+    argv = src.train_args() + [
+        "-o", out,
+        *(["--budget-cpu-minutes", str(a.cpu_minutes)] if a.cpu_minutes else ["--budget-minutes", str(minutes)]),
+        "--validate-every", "100", "--checkpoint-minutes", "3"] + a.extra
     command = ("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 bench/train_quality.py "
                + " ".join(sys.argv[1:]))
-    t0 = time.time()
+    t0, load0 = time.time(), os.getloadavg()[0]
     rc = cli.main(argv)
     if rc:
         sys.exit(rc)
@@ -69,8 +70,12 @@ def main():
         "ratio_to_nam": None if ref is None else {
             str(i + 1): round(tr["validation_esr"][str(i + 1)] / v, 3)
             for i, v in enumerate(ref["esr"]) if str(i + 1) in tr["validation_esr"]},
-        "threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+        "threads": tr["settings"].get("threads"),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
         "cpu_seconds": round(time.process_time(), 1),  # < wall seconds when the 2 cores are shared
+        "steps_per_cpu_second": round(tr["steps"] / time.process_time(), 3),
+        "load_average": {"start_1min": round(load0, 2), "end_1min": round(os.getloadavg()[0], 2),
+                         "cpus": os.cpu_count()},
         "settings": tr["settings"],
     }
     os.makedirs(a.results, exist_ok=True)
