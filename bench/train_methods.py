@@ -31,6 +31,7 @@ RESULTS = ROOT / "bench" / "results" / "training"
 METHODS = {
     "uniform": [],
     "uniform+distill": ["--distill", "0.5"],
+    "linear-weights": ["--width-weights", "linear"],
     "sandwich+distill": ["--schedule", "sandwich", "--distill", "0.5"],
     "progressive": ["--schedule", "progressive"],
     "uniform+cosine+average": ["--lr-schedule", "cosine", "--average", "0.998"],

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from nam_dsp.training.data import Pair
-from nam_dsp.training.trainer import (INVERSION_PENALTY, TrainConfig, Trainer, progressive_widths)
+from nam_dsp.errors import ConfigError
+from nam_dsp.training.trainer import (INVERSION_PENALTY, TrainConfig, Trainer, progressive_widths,
+                                      width_probabilities)
 
 RATE = 48000
 
@@ -47,6 +49,26 @@ def test_progressive_shrinking_starts_at_full_width_and_adds_narrower_widths():
     assert all(set(a) <= set(b) for a, b in zip(seen, seen[1:]))  # widths only ever join
     assert all(w[-1] == 8 and w == list(range(w[0], 9)) for w in seen)  # widest first
     assert progressive_widths(widths, 0.5) == widths and progressive_widths(widths, 1.0) == widths
+
+
+def test_width_weights_set_how_often_each_width_is_drawn(pair, tmp_path):
+    assert width_probabilities("uniform", [1, 2, 3, 4]) is None  # the paper's draw, unchanged
+    np.testing.assert_allclose(width_probabilities("linear", [1, 2, 3, 4]), [0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(width_probabilities("1,1,0,2", [1, 2, 3, 4]), [0.25, 0.25, 0, 0.5])
+    t = _trainer(pair, tmp_path, width_weights="0,1,0,3")
+    drawn = np.array([t._step_widths()[0] for _ in range(4000)])
+    assert set(drawn) == {2, 4}
+    assert abs(np.mean(drawn == 4) - 0.75) < 0.03
+
+
+@pytest.mark.parametrize("weights, schedule, words", [
+    ("1,2", "uniform", "4 comma-separated weights"), ("a,b,c,d", "uniform", "4 comma-separated weights"),
+    ("0,0,0,0", "uniform", "not all 0"), ("1,-1,1,1", "uniform", ">= 0"),
+    ("linear", "sandwich", "uniform schedule")])
+def test_bad_width_weights_are_refused_with_the_field_named(pair, tmp_path, weights, schedule, words):
+    with pytest.raises(ConfigError, match=words) as err:
+        _trainer(pair, tmp_path, width_weights=weights, schedule=schedule)
+    assert "width_weights" in err.value.settings
 
 
 def test_selection_prefers_a_checkpoint_whose_wider_widths_are_not_worse():

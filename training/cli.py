@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="widths per step: one drawn uniformly (the paper); smallest + largest + one "
                         "random; or progressive shrinking: the full width alone for the first fifth of "
                         "the budget, narrower widths joining until half-way (default %(default)s)")
+    parser.add_argument("--width-weights", default="uniform", metavar="W",
+                        help="how often each width is drawn (uniform schedule): 'uniform' (the paper), "
+                        "'linear' (in proportion to the width, so the last channels, which only learn "
+                        "at the widest widths, learn more often) or one weight per width, e.g. "
+                        "1,1,1,1,1,1,1,4 (default %(default)s)")
     parser.add_argument("--distill", type=unit_interval, default=0.0, metavar="D",
                         help="in-place distillation: narrower widths fit (1-D) x the wet signal + D x the "
                         "full width's output in the same step (which then also trains the full width); "
@@ -160,7 +165,7 @@ def run(args) -> int:
           f"train {pair.train}, validation {pair.validation}", file=sys.stderr)
     cfg = TrainConfig(
         arch=args.arch, widths=args.widths, optimizer=args.optimizer, schedule=args.schedule,
-        distill=args.distill, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
+        distill=args.distill, width_weights=args.width_weights, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
         average=args.average, threads=args.threads, seed=args.seed,
         batch_size=args.batch_size, segment=args.segment, lr=args.lr, lr_gamma=args.lr_gamma,
         grad_clip=args.grad_clip, loss=args.loss, mrstft_weight=args.mrstft_weight,

@@ -83,6 +83,31 @@ def verdict(esr: float) -> str:
     return "Something seems to have gone wrong."
 
 
+def width_probabilities(text: str, widths: list) -> Optional[np.ndarray]:
+    """How often each width is drawn: None for ``"uniform"`` (the paper); ``"linear"``: in
+    proportion to the width; or one weight per width (``"1,1,1,1,1,1,1,4"``), normalised.
+
+    Why not uniform: channel k's weights only learn in steps at a width >= k, so a uniform draw
+    over 1..8 trains channel 8 in an eighth of the steps and channel 1 in all of them."""
+    if text in (None, "", "uniform"):
+        return None
+    if text == "linear":
+        raw = [float(w) for w in widths]
+    else:
+        try:
+            raw = [float(v) for v in text.split(",")]
+        except ValueError:
+            raw = []
+        if len(raw) != len(widths):
+            raise ConfigError(f"width weights {text!r}: expected 'uniform', 'linear' or {len(widths)} "
+                              f"comma-separated weights, one per width {widths}", ("width_weights",))
+    if not all(math.isfinite(v) and v >= 0 for v in raw) or sum(raw) <= 0:
+        raise ConfigError(f"width weights {text!r}: weights must be finite, >= 0 and not all 0",
+                          ("width_weights",))
+    p = np.array(raw) / sum(raw)
+    return p
+
+
 def parse_widths(text: Optional[str], spec: WaveNetSpec) -> list:
     """``"1-8"``, ``"1,2,4,8"`` or None (all allowed widths)."""
     allowed = list(spec.allowed_widths) if spec.slimmable else [spec.full_width]
@@ -114,6 +139,7 @@ class TrainConfig:
     optimizer: str = "adam"
     schedule: str = "uniform"  # "uniform" | "sandwich" | "progressive" (see WIDTH_SCHEDULES)
     distill: float = 0.0  # narrower widths fit (1 - distill) * wet + distill * the full width's output
+    width_weights: str = "uniform"  # | "linear" | "w1,w2,...": how often each width is drawn
     seed: int = 0
     batch_size: int = 16
     segment: int = 8192
@@ -152,6 +178,10 @@ class Trainer:
         spec.sample_rate = float(pair.rate)
         self.net = GradNet(spec, np.dtype(config.dtype))
         self.widths = parse_widths(config.widths, spec)
+        self.width_p = width_probabilities(config.width_weights, self.widths)
+        if self.width_p is not None and config.schedule != "uniform":
+            raise ConfigError(f"width weights apply to the uniform schedule's draw, not to "
+                              f"{config.schedule!r}", ("width_weights", "schedule"))
         self.examples = Examples(pair.dry, pair.wet, pair.train, self.net.receptive_field, config.segment,
                                  dtype=self.net.dtype)
         batch = config.lbfgs_batch if config.optimizer == "lbfgs" else config.batch_size
@@ -304,7 +334,10 @@ class Trainer:
         if self.cfg.schedule == "sandwich" and len(widths) > 2:
             mid = widths[1:-1]
             return [top, widths[0], int(mid[int(self.rng.integers(len(mid)))])]
-        w = int(widths[int(self.rng.integers(len(widths)))])
+        if self.width_p is None:
+            w = int(widths[int(self.rng.integers(len(widths)))])
+        else:
+            w = int(widths[int(self.rng.choice(len(widths), p=self.width_p))])
         return [top, w] if self.cfg.distill and w != top else [w]
 
     def _adam_step(self) -> float:

@@ -76,7 +76,7 @@ MODELS = {m.key: m for m in [
 
 #: TrainConfig fields added after the first cached runs, at the values that train as before.
 NEUTRAL_TRAIN_FIELDS = {"distill": 0.0, "lr_schedule": "exponential", "lr_final": 0.05,
-                        "average": 0.0, "threads": 1}
+                        "average": 0.0, "threads": 1, "width_weights": "uniform"}
 
 
 @dataclasses.dataclass
@@ -211,6 +211,8 @@ def train_one(settings: Settings, cache_root: str, tone: str, model_key: str) ->
         "validation_esr": summary["validation_esr"], "steps": int(summary["steps"]),
         "epochs": int(summary["epochs"]), "train_seconds": summary["seconds"],
         "train_cpu_seconds": summary["cpu_seconds"], "validations": len(trainer.val_history),
+        # [step, train seconds, {width: ESR}] per validation: the curves behind the final figures
+        "validation_history": trainer.val_history,
         "resumed_from_checkpoint": resumed, "started_utc": started,
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_seconds_this_session": round(time.time() - t0, 1),
@@ -356,6 +358,7 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
                                                  "commit", "started_utc", "finished_utc")},
             "training_machine": metrics["machine"], "measurement_machine": meas["machine"],
             "measurement_commit": meas["commit"], "points": points,
+            "validation_history": metrics.get("validation_history"),  # None in runs that predate it
         }
     flat = [dict(p, model=m) for m, d in out_models.items() for p in d["points"]]
     front = [{"model": flat[i]["model"], "width": flat[i]["width"]} for i in pareto_front(flat)]
@@ -463,6 +466,7 @@ def main(argv=None) -> int:
             say(f"[{tone}] not yet trained and measured: {', '.join(result['missing'])}")
         if plt is not None and result["models"]:
             report.plot_tone(plt, result, os.path.join(out, f"{tone}.png"))
+            report.plot_curves(plt, result, os.path.join(out, f"{tone}_curves.png"))
     results = [r for r in (_read_json(os.path.join(out, f"{t}.json")) for t in TONES) if r and r["models"]]
     if plt is not None and len(results) > 1:
         report.plot_all(plt, results, os.path.join(out, "all_tones.png"))
