@@ -188,6 +188,43 @@ def plot_tone(plt, result, path) -> None:
     plt.close(fig)
 
 
+def curves(result, model, width) -> list:
+    """(step, ESR) of ``model``'s validations at ``width``."""
+    d = result["models"].get(model)
+    rows = (d or {}).get("validation_history") or []
+    key = str(width)
+    return [(step, esr[key]) for step, _seconds, esr, *_ in rows if key in esr]
+
+
+def plot_curves(plt, result, path) -> bool:
+    """Validation ESR over training, one panel per target width: the slimmable model at that width
+    beside the model trained for that width alone, so a miss shows whether the gap is closing
+    (more budget would help) or flat (the method is the limit). False when no run has curves."""
+    panels = [(w, m) for w, (m, _bar) in sorted(TARGETS.items())
+              if curves(result, "slimmable-paper", w) or curves(result, m, w)]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False)
+    for ax, (width, dedicated) in zip(axes[0], panels):
+        for model, style in (("slimmable-paper", "-"), (dedicated, "--")):
+            pts = curves(result, model, width)  # a dedicated model's only width is its key too
+            if pts:
+                name = f"slimmable, width {width}" if model == "slimmable-paper" else PLAIN_LABELS[model]
+                ax.plot(*zip(*pts), style, color=STYLE[model][1], lw=1.5, label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("optimizer steps")
+        ax.set_title(f"width {width}", fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("validation ESR")
+    b = result["budget"]["cpu_minutes_per_model"]
+    fig.suptitle(f"{result['tone']}: validation during training, {b:g} CPU-minutes per model", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
 def plot_all(plt, results, path) -> None:
     """The per-tone figures side by side (2 x 2 for four tones)."""
     n = len(results)

@@ -20,3 +20,19 @@ def test_pareto_front_and_comparisons():
     assert comp["ESR slimmable w8 / new (full)"] == pytest.approx(1.25)
     assert comp["slimmable widths at least as fast and as accurate as A1"] == "4, 5, 6, 7, 8"
     assert np.isfinite(comp["ESR slimmable w8 / new (full)"])
+
+
+def test_curves_figure_pairs_each_target_width_with_its_dedicated_model(tmp_path):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    history = [[100 * i, 10.0 * i, {str(w): 0.5 / (i * w) for w in range(1, 9)}] for i in (1, 2, 3)]
+    r = {"tone": "clean", "budget": {"cpu_minutes_per_model": 30},
+         "models": {"slimmable-paper": {"validation_history": history},
+                    "paper-w4": {"validation_history": [[50, 5.0, {"4": 0.2}], [150, 15.0, {"4": 0.1}]]},
+                    "paper-w2": {"validation_history": None}}}  # a run from before histories were kept
+    assert report.curves(r, "slimmable-paper", 4) == [(100, 0.125), (200, 0.0625), (300, 0.5 / 12)]
+    assert report.curves(r, "paper-w4", 4) == [(50, 0.2), (150, 0.1)]
+    assert report.curves(r, "paper-w2", 2) == [] and report.curves(r, "paper-full", 8) == []
+    assert report.plot_curves(plt, r, tmp_path / "clean_curves.png")
+    assert (tmp_path / "clean_curves.png").stat().st_size > 5000
+    assert not report.plot_curves(plt, {"models": {}}, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
