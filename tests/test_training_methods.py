@@ -41,6 +41,13 @@ def test_threads_split_the_batch_and_give_the_batch_gradient(pair, tmp_path, thr
     assert np.abs(g1).max() > 0
 
 
+
+def test_threads_validate_the_widths_side_by_side_with_the_same_result(pair, tmp_path):
+    one, many = _trainer(pair, tmp_path), _trainer(pair, tmp_path, threads=2)
+    esr_one, esr_many = one.validate(), many.validate()
+    assert list(esr_many) == list(esr_one) == one.widths  # keyed by width, in width order
+    assert esr_many == esr_one  # each width is one thread's whole computation: bit for bit
+
 def test_progressive_shrinking_starts_at_full_width_and_adds_narrower_widths():
     widths = list(range(1, 9))
     assert progressive_widths(widths, 0.0) == [8]
