@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nam_dsp.training.data import Pair
+from nam_dsp.training.trainer import (
+    INVERSION_PENALTY,
+    TrainConfig,
+    Trainer,
+    progressive_widths,
+    width_probabilities,
+)
+
 from nam_dsp.errors import ConfigError
-from nam_dsp.training.trainer import (INVERSION_PENALTY, TrainConfig, Trainer, progressive_widths,
-                                      width_probabilities)
 
 RATE = 48000
 
