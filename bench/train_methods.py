@@ -4,9 +4,10 @@
 
 Each run is ``nam-dsp train`` on ``tones/dry.flac`` -> ``wet_<tone>.flac`` with ``split.json``,
 one thread, stopped after the same CPU time; its result goes to
-``bench/results/training/methods/<tone>_<method>_seed<S>.json`` as it finishes (a rerun skips
-finished runs), and the table of validation ESR per width (mean over seeds, and each seed) to
-``bench/results/training/methods.md``. Models and checkpoints go to a temporary folder.
+``bench/results/training/methods_cpu<M>/<tone>_<method>_seed<S>.json`` (or ``--out``) as it
+finishes (a rerun skips finished runs), with the machine's speed before and after it
+(``bench/machine_speed.py``), and the table of validation ESR per width (geometric mean over
+seeds) to ``README.md`` there. Models and checkpoints go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ METHODS = {
 }
 
 
+def machine_speed(env) -> float:
+    """``bench/machine_speed.py`` in a child with the runs' environment (one BLAS thread)."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "machine_speed.py")], env=env,
+                          capture_output=True, text=True, check=True)
+    return round(float(done.stdout.split()[0]))
+
+
 def run_one(tone: str, method: str, seed: int, cpu_minutes: float, out_dir: Path) -> dict:
     """Train one model in its own process (one thread) and record its validation ESR."""
     result_path = out_dir / f"{tone}_{method}_seed{seed}.json"
@@ -50,18 +58,23 @@ def run_one(tone: str, method: str, seed: int, cpu_minutes: float, out_dir: Path
                 "--budget-cpu-minutes", str(cpu_minutes), "--latency", "0", "--validate-every", "100",
                 "--seed", str(seed), "--threads", "1", *METHODS[method]]
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        speed_before = machine_speed(env)
         t0 = time.time()
         load_before = os.getloadavg()[0]
         done = subprocess.run(argv, env=env, capture_output=True, text=True)
         load_after = os.getloadavg()[0]
+        wall = time.time() - t0
+        speed_after = machine_speed(env)
         if done.returncode:
             raise RuntimeError(f"{tone} {method} seed {seed}: {done.stderr[-2000:]}")
         training = json.loads(Path(model).read_text())["metadata"]["training"]
     result = {"tone": tone, "method": method, "seed": seed, "extra_args": METHODS[method],
               "budget_cpu_minutes": cpu_minutes, "steps": training["steps"],
-              "cpu_seconds": training["cpu_seconds"], "wall_seconds": round(time.time() - t0, 1),
+              "cpu_seconds": training["cpu_seconds"], "wall_seconds": round(wall, 1),
               "steps_per_cpu_second": round(training["steps"] / training["cpu_seconds"], 3),
               "load_1min_before_after": [round(load_before, 2), round(load_after, 2)],
+              # what a CPU-minute was worth around this run (the machine's speed drifts between days)
+              "trainer_samples_per_cpu_second": [speed_before, speed_after],
               "validation_esr": training["validation_esr"]}
     tmp_path = result_path.with_suffix(".tmp")
     tmp_path.write_text(json.dumps(result, indent=1) + "\n")
@@ -101,11 +114,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results folder (default bench/results/training/methods_cpu<M>); a batch "
+                             "compared in one session goes to its own folder, since the machine's "
+                             "speed per CPU-second drifts between days")
     args = parser.parse_args(argv)
     if not TONES.is_dir():
         print(f"shared tones not found at {TONES}", file=sys.stderr)
         return 2
-    out_dir = RESULTS / f"methods_cpu{args.cpu_minutes:g}"
+    out_dir = args.out or RESULTS / f"methods_cpu{args.cpu_minutes:g}"
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = [(tone, method, seed) for seed in args.seeds for tone in args.tones for method in args.methods]
     with ThreadPoolExecutor(args.jobs) as pool:

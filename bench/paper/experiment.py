@@ -30,6 +30,7 @@ from typing import Optional
 import numpy as np
 
 import nam_dsp
+from bench.machine_speed import trainer_samples_per_cpu_second
 from nam_dsp.benchmark import bench_spec, machine_info
 from nam_dsp.presets import architecture, preset
 from nam_dsp.spec import WaveNetSpec
@@ -194,6 +195,7 @@ def train_one(settings: Settings, cache_root: str, tone: str, model_key: str) ->
     pair = load_tone(settings, tone)
     cfg = settings.train_config(model)
     t0, started = time.time(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    speed_before = trainer_samples_per_cpu_second()  # outside the budget: a CPU-minute's worth drifts
     with open(base + ".log", "a") as log:
         trainer = Trainer(pair, cfg, base + ".nam", checkpoint_path=base + ".ckpt.npz",
                           spec=model.spec(settings.seed), log=log)
@@ -202,6 +204,7 @@ def train_one(settings: Settings, cache_root: str, tone: str, model_key: str) ->
             trainer.load_checkpoint(base + ".ckpt.npz")
             log.write(f"resumed at step {trainer.step}, {trainer.cpu:.1f} CPU-s\n")
         summary = trainer.run()
+    speed = [round(speed_before), round(trainer_samples_per_cpu_second())]
     with open(base + ".nam", "rb") as fh:
         nam_sha = hashlib.sha256(fh.read()).hexdigest()
     metrics = {
@@ -217,6 +220,9 @@ def train_one(settings: Settings, cache_root: str, tone: str, model_key: str) ->
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_seconds_this_session": round(time.time() - t0, 1),
         "data": pair.info, "commit": git_commit(), "machine": machine_info(),
+        # bench/machine_speed.py before and after this session's training (a resumed run only
+        # has the last session's): what a CPU-minute of this run was worth
+        "trainer_samples_per_cpu_second": speed,
         "nam": os.path.basename(base) + ".nam", "nam_sha256": nam_sha,
         "macs_per_sample": trainer.net.to_spec().macs_per_sample(),
     }
@@ -359,6 +365,7 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
             "training_machine": metrics["machine"], "measurement_machine": meas["machine"],
             "measurement_commit": meas["commit"], "points": points,
             "validation_history": metrics.get("validation_history"),  # None in runs that predate it
+            "trainer_samples_per_cpu_second": metrics.get("trainer_samples_per_cpu_second"),  # likewise
         }
     flat = [dict(p, model=m) for m, d in out_models.items() for p in d["points"]]
     front = [{"model": flat[i]["model"], "width": flat[i]["width"]} for i in pareto_front(flat)]

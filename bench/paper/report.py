@@ -167,12 +167,36 @@ def markdown(results: list, settings, command: str) -> str:
                              f"{'yes' if (m, p['width']) in front else ''} |")
         if r["missing"]:
             lines.append(f"\nNot trained yet: {', '.join(r['missing'])}.")
+        drift = speed_drift(r)
+        if drift:
+            lines.append("\n" + drift)
         comp = comparisons(r)
         if comp:
             lines += ["", "| comparison | value |", "|---|---|"]
             lines += [f"| {k} | {_fmt(v)} |" for k, v in comp]
         lines += ["", f"![{r['tone']}]({r['tone']}.png)", ""]
     return "\n".join(lines) + "\n"
+
+
+#: Above this ratio between the fastest and the slowest machine speed recorded for one tone's
+#: models, their equal CPU budgets were not equal work, and the report says so.
+SPEED_DRIFT_LIMIT = 1.25
+
+
+def speed_drift(result) -> str:
+    """A warning when a tone's models trained at machine speeds (``bench/machine_speed.py``) more
+    than :data:`SPEED_DRIFT_LIMIT` apart, or when some speeds were not recorded; else ''."""
+    speeds = {m: d.get("trainer_samples_per_cpu_second") for m, d in result["models"].items()}
+    known = {m: statistics.mean(s) for m, s in speeds.items() if s}
+    unknown = sorted(m for m, s in speeds.items() if not s)
+    notes = []
+    if known and max(known.values()) > SPEED_DRIFT_LIMIT * min(known.values()):
+        notes.append("the machine's training speed differed between these models' runs ("
+                     + ", ".join(f"{m} {v:.0f}" for m, v in sorted(known.items()))
+                     + " training samples per CPU-second), so their equal CPU budgets were not equal work")
+    if unknown and len(unknown) < len(speeds):
+        notes.append(f"no machine speed was recorded for {', '.join(unknown)} (trained before the probe existed)")
+    return ("**Caution:** " + "; ".join(notes) + ".") if notes else ""
 
 
 def plot_tone(plt, result, path) -> None:

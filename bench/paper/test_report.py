@@ -36,3 +36,21 @@ def test_curves_figure_pairs_each_target_width_with_its_dedicated_model(tmp_path
     assert (tmp_path / "clean_curves.png").stat().st_size > 5000
     assert not report.plot_curves(plt, {"models": {}}, tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_the_report_warns_when_equal_cpu_budgets_were_not_equal_work():
+    def result(**speeds):
+        return {"models": {m: {"trainer_samples_per_cpu_second": s} for m, s in speeds.items()}}
+
+    assert report.speed_drift(result(a=[100, 110], b=[95, 105])) == ""  # within 1.25x
+    slow = report.speed_drift(result(a=[200, 200], b=[100, 90]))
+    assert slow.startswith("**Caution:**") and "a 200" in slow and "b 95" in slow
+    old = report.speed_drift(result(a=[100, 100], b=None))  # b trained before the probe existed
+    assert "no machine speed was recorded for b" in old and "differed" not in old
+    assert report.speed_drift(result(a=None, b=None)) == ""  # nothing known: nothing to compare
+
+
+def test_machine_speed_probe_measures_the_trainer():
+    from bench.machine_speed import trainer_samples_per_cpu_second
+    rate = trainer_samples_per_cpu_second(seconds=0.05)
+    assert 1e3 < rate < 1e9  # samples per CPU-second: finite, positive, in a plausible range
