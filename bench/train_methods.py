@@ -92,16 +92,18 @@ def table(results: list) -> str:
         rows = [r for r in results if r["tone"] == tone]
         widths = sorted(rows[0]["validation_esr"], key=int)
         lines += [f"### {tone}", "",
-                  "| method | seeds | steps | " + " | ".join(f"w{w}" for w in widths) + " | mean log10 |",
-                  "|---|---|---|" + "---|" * len(widths) + "---|"]
+                  "| method | seeds | steps | steps/CPU-s | " + " | ".join(f"w{w}" for w in widths)
+                  + " | mean log10 |", "|---|---|---|---|" + "---|" * len(widths) + "---|"]
         for method in METHODS:
             runs = [r for r in rows if r["method"] == method]
             if not runs:
                 continue
             esr = {w: float(np.exp(np.mean([np.log(r["validation_esr"][w]) for r in runs]))) for w in widths}
             mean_log = float(np.mean([np.log10(v) for v in esr.values()]))
-            steps = "/".join(str(r["steps"]) for r in sorted(runs, key=lambda r: r["seed"]))
-            lines.append(f"| {method} | {len(runs)} | {steps} | "
+            by_seed = sorted(runs, key=lambda r: r["seed"])
+            steps = "/".join(str(r["steps"]) for r in by_seed)
+            rates = "/".join(f"{r['steps_per_cpu_second']:.2f}" for r in by_seed)
+            lines.append(f"| {method} | {len(runs)} | {steps} | {rates} | "
                          + " | ".join(f"{esr[w]:.4f}" for w in widths) + f" | {mean_log:.3f} |")
         lines.append("")
     return "\n".join(lines)
