@@ -83,8 +83,14 @@ def compare(name, minutes, threads, results):
     machine = {}
     machine["ours"] = run_alone(ours_cmd, env)
     machine["nam"] = run_alone(nam_cmd, dict(os.environ))  # torch sets its own threads
-    with open(os.path.join(results, f"{name}{tag}.json")) as fh:
+    ours_path = os.path.join(results, f"{name}{tag}.json")
+    with open(ours_path) as fh:
         ours = json.load(fh)
+    # train_quality compares with the shared NAM figures (another budget); here the comparison is
+    # with the NAM run just made, so those fields would only mislead
+    for stale in ("nam_trainer_budget", "nam_trainer_validation_esr", "ratio_to_nam"):
+        ours.pop(stale, None)
+    atomic_json(ours_path, ours)
     with open(os.path.join(results, f"nam_{name}{tag}.json")) as fh:
         nam = json.load(fh)
     o, n = ours["validation_esr"], nam["validation_esr"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -39,11 +40,16 @@ METHODS = {
 }
 
 
-def machine_speed(env) -> float:
-    """``bench/machine_speed.py`` in a child with the runs' environment (one BLAS thread)."""
+def machine_speed(env):
+    """``bench/machine_speed.py`` in a child with the runs' environment (one BLAS thread), or None
+    with a warning if it fails: a probe must not cost a finished run its result."""
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "machine_speed.py")], env=env,
-                          capture_output=True, text=True, check=True)
-    return round(float(done.stdout.split()[0]))
+                          capture_output=True, text=True)
+    try:
+        return round(float(done.stdout.split()[0]))
+    except (IndexError, ValueError):
+        print(f"machine speed probe failed: {done.stderr[-500:]}", file=sys.stderr)
+        return None
 
 
 def run_one(tone: str, method: str, seed: int, cpu_minutes: float, out_dir: Path) -> dict:
@@ -130,8 +136,8 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda t: run_one(*t, args.cpu_minutes, out_dir), tasks))
     text = (f"# Width-training methods at {args.cpu_minutes:g} CPU-minutes per model (one thread)\n\n"
-            f"Command: `python bench/train_methods.py --cpu-minutes {args.cpu_minutes:g} --tones "
-            f"{' '.join(args.tones)} --seeds {' '.join(map(str, args.seeds))}`. Validation ESR per "
+            f"Command: `python {shlex.join(['bench/train_methods.py', *(sys.argv[1:] if argv is None else argv)])}`. "
+            "Validation ESR per "
             "width, geometric mean over seeds; per-run JSON beside this file.\n\n" + table(results))
     (out_dir / "README.md").write_text(text)
     print(text)
