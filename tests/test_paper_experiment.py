@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from bench.paper import experiment
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ["slimmable-paper", "paper-w2"]
 
@@ -61,8 +63,11 @@ def test_first_run_writes_the_schema(first_run):
     slim = r["models"]["slimmable-paper"]
     assert [p["width"] for p in slim["points"]] == list(range(1, 9))
     assert [p["width"] for p in r["models"]["paper-w2"]["points"]] == [2]
+    assert r["budget"]["reference_speed"] == experiment.REFERENCE_SPEED
     for d in r["models"].values():
-        assert d["training"]["train_cpu_seconds"] >= 1.8 and d["training"]["steps"] > 0
+        # the budget is CPU time at the reference speed: more or less CPU time on this machine
+        assert d["reference_cpu_seconds"] >= 1.8 and d["training"]["steps"] > 0
+        assert d["speed_probes"] and d["speed_probes"][0][0] == 0.0
         assert os.path.isfile(os.path.join(ROOT, d["nam"]))
         for p in d["points"]:
             assert p["xrt_cpu"] > 0 and p["xrt"] > 0 and p["macs_per_sample"] > 0
@@ -91,6 +96,17 @@ def test_second_run_trains_nothing(first_run, tones):
     assert sum(name.endswith(".nam") for name in stamps) == 2
     assert "trained 0 model(s), measured 0" in run_paper(tones, first_run)
     assert stamps == {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.suffix in (".nam", ".json")}
+
+
+def test_a_new_measurement_measures_the_whole_tone_again(first_run, tones):
+    # speed ratios between models are only fair within one session: a model measured anew brings
+    # the tone's other finished models with it
+    cache = first_run / "cache" / "clean"
+    measured = sorted(cache.glob("*.measure.json"))
+    stamps = [p.stat().st_mtime_ns for p in measured]
+    next(p for p in measured if "paper-w2" in p.name).unlink()
+    assert "trained 0 model(s), measured 2" in run_paper(tones, first_run)
+    assert all(p.stat().st_mtime_ns != s for p, s in zip(measured, stamps))
 
 
 def test_plots_only_rebuilds_from_the_cache(first_run, tones):

@@ -30,12 +30,12 @@ from typing import Optional
 import numpy as np
 
 import nam_dsp
-from bench.machine_speed import trainer_samples_per_cpu_second
 from nam_dsp.benchmark import bench_spec, machine_info
 from nam_dsp.presets import architecture, preset
 from nam_dsp.spec import WaveNetSpec
 from nam_dsp.training import losses
 from nam_dsp.training.data import load_pair
+from nam_dsp.training.speed import trainer_samples_per_cpu_second
 from nam_dsp.training.trainer import TRAINER_VERSION, TrainConfig, Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -80,13 +80,24 @@ NEUTRAL_TRAIN_FIELDS = {"distill": 0.0, "lr_schedule": "exponential", "lr_final"
                         "average": 0.0, "threads": 1, "width_weights": "uniform"}
 
 
+#: The budget's CPU-minutes are CPU-minutes at this trainer speed (:mod:`nam_dsp.training.speed`:
+#: training samples per CPU-second, one BLAS thread, measured while the other job runs): the speed
+#: of the 2026-12-02 session that trained clean's slimmable and full-width 30-minute models. It is
+#: inferred from their steps per CPU-second then (3.94 and 3.00) against 3-minute reruns with the
+#: probe on 2026-12-07 (1.86 and 1.37 at 120-122k): 254k and 267k
+#: (bench/results/paper/reference_speed.json). On a slower day a run gets more CPU time, so that
+#: every model of the experiment does the same work.
+REFERENCE_SPEED = 260_000.0
+
+
 @dataclasses.dataclass
 class Settings:
-    """Everything a run depends on. ``hash`` covers all of it but the tone, model, budget and seed
-    (which are spelled out in the cache key)."""
+    """Everything a run depends on. ``hash`` covers all of it but the tone, model, budget, its
+    reference speed and the seed (which are spelled out in the cache key or the run's record)."""
 
     data_dir: str
     budget_cpu_minutes: float
+    reference_speed: Optional[float] = REFERENCE_SPEED
     seed: int = 0
     validate_every: int = 100
     validation_seconds: Optional[float] = None  # None: the whole validation range of split.json
@@ -94,6 +105,7 @@ class Settings:
 
     def train_config(self, model: ModelDef) -> TrainConfig:
         cfg = TrainConfig(arch=model.arch, seed=self.seed, budget_cpu_seconds=60.0 * self.budget_cpu_minutes,
+                          reference_speed=self.reference_speed or None,
                           validate_every=self.validate_every, checkpoint_seconds=60.0)
         for k, v in self.train_overrides.items():
             setattr(cfg, k, v)
@@ -101,7 +113,7 @@ class Settings:
 
     def hashed(self, model: ModelDef) -> dict:
         cfg = dataclasses.asdict(self.train_config(model))
-        for k in ("seed", "budget_cpu_seconds", "checkpoint_seconds", "arch"):
+        for k in ("seed", "budget_cpu_seconds", "reference_speed", "checkpoint_seconds", "arch"):
             cfg.pop(k)
         for k, neutral in NEUTRAL_TRAIN_FIELDS.items():  # so caches from before they existed stay valid
             if cfg.get(k) == neutral:
@@ -214,6 +226,9 @@ def train_one(settings: Settings, cache_root: str, tone: str, model_key: str) ->
         "validation_esr": summary["validation_esr"], "steps": int(summary["steps"]),
         "epochs": int(summary["epochs"]), "train_seconds": summary["seconds"],
         "train_cpu_seconds": summary["cpu_seconds"], "validations": len(trainer.val_history),
+        # the budget at the reference speed, and the probes that converted CPU time to it
+        "reference_speed": cfg.reference_speed, "reference_cpu_seconds": summary["reference_cpu_seconds"],
+        "speed_probes": summary["speed_probes"],
         # [step, train seconds, {width: ESR}] per validation: the curves behind the final figures
         "validation_history": trainer.val_history,
         "resumed_from_checkpoint": resumed, "started_utc": started,
@@ -303,13 +318,14 @@ def measure(spec, dry_val: np.ndarray, wet_val: np.ndarray, bench: BenchSettings
 
 
 def measure_missing(settings: Settings, cache: Cache, tone: str, models, bench: BenchSettings, say) -> int:
-    pending = []
-    for m in models:
-        key = settings.cache_key(tone, MODELS[m])
-        if cache.finished(tone, key) and not cache.measurement(tone, key, bench.key):
-            pending.append((m, key))
-    if not pending:
+    """Measure the tone's finished models when one of them has no measurement yet: all of them again,
+    in this session, since the machine's speed drifts between sessions and the report's speed-ups
+    compare them."""
+    finished = [(m, settings.cache_key(tone, MODELS[m])) for m in models]
+    finished = [(m, key) for m, key in finished if cache.finished(tone, key)]
+    if all(cache.measurement(tone, key, bench.key) for _, key in finished):
         return 0
+    pending = finished
     pair = load_tone(settings, tone)
     v0, v1 = pair.validation
     dry_val, wet_val = pair.dry[v0:v1], np.asarray(pair.wet[v0:v1], np.float64)
@@ -366,6 +382,9 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
             "measurement_commit": meas["commit"], "points": points,
             "validation_history": metrics.get("validation_history"),  # None in runs that predate it
             "trainer_samples_per_cpu_second": metrics.get("trainer_samples_per_cpu_second"),  # likewise
+            # runs with a reference-speed budget: the budget they did at that speed, the probes
+            "reference_cpu_seconds": metrics.get("reference_cpu_seconds"),
+            "speed_probes": metrics.get("speed_probes"),
         }
     flat = [dict(p, model=m) for m, d in out_models.items() for p in d["points"]]
     front = [{"model": flat[i]["model"], "width": flat[i]["width"]} for i in pareto_front(flat)]
@@ -376,8 +395,11 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
         "command": reproduce_command(settings, bench, tone, models), "generated_by": command,
         "commit": git_commit(), "generated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine_info(),
-        "budget": {"kind": "CPU time of the training process (nam_dsp.training TrainConfig.budget_cpu_seconds)",
+        "budget": {"kind": "CPU time of the training process (nam_dsp.training TrainConfig.budget_cpu_seconds)"
+                           + ("" if not settings.reference_speed else
+                              ", counted at the reference trainer speed (TrainConfig.reference_speed)"),
                    "cpu_minutes_per_model": settings.budget_cpu_minutes, "seed": settings.seed,
+                   "reference_speed": settings.reference_speed,
                    "validate_every_steps": settings.validate_every, "blas_threads": 1},
         "data": {"dir": os.path.relpath(settings.data_dir, ROOT), "dry": "dry.flac", "wet": f"wet_{tone}.flac",
                  "split": "split.json", "validation_seconds_limit": settings.validation_seconds,
@@ -399,6 +421,8 @@ def reproduce_command(settings: Settings, bench: BenchSettings, tone: str, model
     parts = ["python -m bench.paper", "--tones", tone, "--budget-minutes", f"{settings.budget_cpu_minutes:g}"]
     if list(models) != list(MODELS):
         parts += ["--models", *models]
+    if settings.reference_speed != REFERENCE_SPEED:
+        parts += ["--reference-speed", f"{settings.reference_speed or 0:g}"]
     if settings.seed != 0:
         parts += ["--seed", str(settings.seed)]
     if settings.validate_every != 100:
@@ -430,6 +454,9 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--budget-minutes", type=float, required=True,
                     help="training budget per model, in CPU minutes of its process (one BLAS thread)")
+    ap.add_argument("--reference-speed", type=float, default=REFERENCE_SPEED, metavar="SAMPLES_PER_CPU_S",
+                    help="count the budget in CPU-minutes at this trainer speed (nam_dsp.training.speed; "
+                         "default %(default)s, the experiment's reference); 0: CPU-minutes as they come")
     ap.add_argument("--jobs", type=int, default=1, help="models trained at once (processes)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plots-only", action="store_true", help="no training or measuring: report from the cache")
@@ -450,7 +477,10 @@ def main(argv=None) -> int:
         if not a.plots_only and not os.path.isfile(os.path.join(data_dir, f"wet_{t}.flac")):
             print(f"{os.path.join(data_dir, f'wet_{t}.flac')} is missing (the shared tones are needed)", file=sys.stderr)
             return 2
-    settings = Settings(data_dir=data_dir, budget_cpu_minutes=a.budget_minutes, seed=a.seed,
+    if a.reference_speed is not None and a.reference_speed < 0:
+        ap.error(f"--reference-speed {a.reference_speed:g}: expected training samples per CPU-second > 0, or 0 for none")
+    settings = Settings(data_dir=data_dir, budget_cpu_minutes=a.budget_minutes, reference_speed=a.reference_speed or None,
+                        seed=a.seed,
                         validate_every=a.validate_every, validation_seconds=a.validation_seconds,
                         train_overrides=json.loads(a.train_overrides))
     bench = BenchSettings(block_size=64, seconds=a.bench_seconds, repeats=a.bench_repeats)

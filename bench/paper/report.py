@@ -184,9 +184,21 @@ SPEED_DRIFT_LIMIT = 1.25
 
 
 def speed_drift(result) -> str:
-    """A warning when a tone's models trained at machine speeds (``bench/machine_speed.py``) more
-    than :data:`SPEED_DRIFT_LIMIT` apart, or when some speeds were not recorded; else ''."""
-    speeds = {m: d.get("trainer_samples_per_cpu_second") for m, d in result["models"].items()}
+    """A caution when a tone's models did unequal work for their equal budgets, else ''.
+
+    Runs whose budget was counted at the reference speed (``reference_cpu_seconds`` recorded) did
+    equal work whatever the machine's speed; the caution names the others. Without a reference
+    speed, it compares the machine speeds (``bench/machine_speed.py``) recorded for the models'
+    runs: more than :data:`SPEED_DRIFT_LIMIT` apart, or unrecorded for some, is a caution."""
+    models = result["models"]
+    if result.get("budget", {}).get("reference_speed"):
+        raw = sorted(m for m, d in models.items() if d.get("reference_cpu_seconds") is None)
+        if not raw or len(raw) == len(models):
+            return ""
+        return (f"**Note:** {', '.join(raw)} trained before budgets were counted at the reference speed: "
+                "their CPU-minutes count as they came (the reference is the speed of the session that "
+                "trained clean's slimmable and full-width models).")
+    speeds = {m: d.get("trainer_samples_per_cpu_second") for m, d in models.items()}
     known = {m: statistics.mean(s) for m, s in speeds.items() if s}
     unknown = sorted(m for m, s in speeds.items() if not s)
     notes = []

@@ -50,7 +50,18 @@ def test_the_report_warns_when_equal_cpu_budgets_were_not_equal_work():
     assert report.speed_drift(result(a=None, b=None)) == ""  # nothing known: nothing to compare
 
 
+def test_budgets_at_the_reference_speed_are_equal_work_whatever_the_speeds():
+    def result(**reference_cpu):
+        return {"budget": {"reference_speed": 260e3},
+                "models": {m: {"trainer_samples_per_cpu_second": [100e3, 250e3], "reference_cpu_seconds": r}
+                           for m, r in reference_cpu.items()}}
+
+    assert report.speed_drift(result(a=1800.0, b=1801.0)) == ""  # speeds 2.5x apart, counted at the reference
+    old = report.speed_drift(result(a=1800.0, b=None))  # b trained before reference budgets
+    assert old.startswith("**Note:**") and "b trained before" in old and "a," not in old
+
+
 def test_machine_speed_probe_measures_the_trainer():
-    from bench.machine_speed import trainer_samples_per_cpu_second
+    from bench.machine_speed import trainer_samples_per_cpu_second  # the script's import still works
     rate = trainer_samples_per_cpu_second(seconds=0.05)
     assert 1e3 < rate < 1e9  # samples per CPU-second: finite, positive, in a plausible range
