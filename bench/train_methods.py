@@ -37,6 +37,9 @@ METHODS = {
     "sandwich+distill": ["--schedule", "sandwich", "--distill", "0.5"],
     "progressive": ["--schedule", "progressive"],
     "uniform+cosine+average": ["--lr-schedule", "cosine", "--average", "0.998"],
+    "boosting": ["--boosting"],
+    "channel-causal": ["--init", "channel-causal"],
+    "boosting+channel-causal": ["--boosting", "--init", "channel-causal"],
 }
 
 

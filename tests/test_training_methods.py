@@ -113,6 +113,49 @@ def test_distillation_teaches_narrow_widths_the_full_widths_output(pair, tmp_pat
     assert all(s[0][0] == 4 for s in steps if len(s) == 1)  # a step that drew the full width
 
 
+def test_a_boosting_step_leaves_every_narrower_width_as_it_was(pair, tmp_path):
+    # NAM 0.13's boosting: at width w the narrower slice is held fixed, so (from a fresh optimiser)
+    # one step at the full width changes the full width's output and no other width's
+    for boosting in (True, False):
+        t = _trainer(pair, tmp_path, boosting=boosting)
+        before = t.validate()
+        t._step_widths = lambda: [4]
+        t._adam_step()
+        after = t.validate()
+        assert after[4] != before[4]
+        assert ({w: after[w] for w in (1, 2, 3)} == {w: before[w] for w in (1, 2, 3)}) is boosting
+    # each width's increment: what it uses and the next narrower width does not
+    masks = t.net.increment_mask
+    assert np.array_equal(masks(1, None), t.net.width_mask(1))
+    assert not (masks(4, 3) & t.net.width_mask(3)).any() and (masks(4, 3) | t.net.width_mask(3)).sum() \
+        == t.net.width_mask(4).sum()
+
+
+def test_channel_causal_weights_make_each_width_the_full_widths_first_channels(pair, tmp_path):
+    # no channel reads a wider one, so the full width without the head's wider inputs is width w
+    t = _trainer(pair, tmp_path, init="channel-causal", dtype="float64")
+    x = pair.dry[:4096].astype(np.float64)[None, :]
+    for w in (1, 2, 3):
+        theta = t.theta.copy()
+        t.net.unflatten(theta)[(0, None, "head_w")][:, w:] = 0
+        full, _ = t.net.forward(x, None, theta, keep=False)
+        narrow, _ = t.net.forward(x, w, theta, keep=False)
+        np.testing.assert_allclose(full, narrow, rtol=1e-12, atol=1e-15)
+    plain = _trainer(pair, tmp_path, dtype="float64")
+    theta = plain.theta.copy()
+    plain.net.unflatten(theta)[(0, None, "head_w")][:, 2:] = 0
+    assert not np.allclose(plain.net.forward(x, None, theta, keep=False)[0],
+                           plain.net.forward(x, 2, theta, keep=False)[0])
+
+
+@pytest.mark.parametrize("config, words", [({"init": "zeros"}, "unknown init"),
+                                           ({"boosting": True, "arch": "paper-w2"}, "one width")])
+def test_bad_width_methods_are_refused_with_the_field_named(pair, tmp_path, config, words):
+    with pytest.raises(ConfigError, match=words) as err:
+        _trainer(pair, tmp_path, **config)
+    assert set(config) - {"arch"} <= set(err.value.settings)
+
+
 def test_cosine_schedule_ends_at_the_final_fraction_and_starts_at_lr(pair, tmp_path):
     t = _trainer(pair, tmp_path, lr_schedule="cosine", lr=0.01, lr_final=0.1, steps=100)
     assert t._lr() == pytest.approx(0.01)
@@ -134,7 +177,7 @@ def test_weight_average_is_what_validation_and_export_see(pair, tmp_path):
 
 
 @pytest.mark.parametrize("config", [{"schedule": "sandwich", "distill": 0.5},
-                                    {"schedule": "progressive"},
+                                    {"schedule": "progressive"}, {"boosting": True, "init": "channel-causal"},
                                     {"lr_schedule": "cosine", "average": 0.95}])
 def test_every_method_trains_every_width(pair, tmp_path, config):
     t = _trainer(pair, tmp_path, steps=60, validate_every=30, **config)

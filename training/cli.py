@@ -58,6 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "'linear' (in proportion to the width, so the last channels, which only learn "
                         "at the widest widths, learn more often) or one weight per width, e.g. "
                         "1,1,1,1,1,1,1,4 (default %(default)s)")
+    from .trainer import INITS
+    parser.add_argument("--boosting", action="store_true",
+                        help="a step at width w trains only the weights that w adds to the next narrower "
+                        "training width (NAM 0.13's boosting: wider widths learn increments on the "
+                        "narrower slice); off by default")
+    parser.add_argument("--init", choices=INITS, default="default",
+                        help="initial weights: the architecture's, or channel-causal (no channel reads a "
+                        "wider channel at first, so every width starts as the full width's first "
+                        "channels) (default %(default)s)")
     parser.add_argument("--distill", type=unit_interval, default=0.0, metavar="D",
                         help="in-place distillation: narrower widths fit (1-D) x the wet signal + D x the "
                         "full width's output in the same step (which then also trains the full width); "
@@ -165,7 +174,7 @@ def run(args) -> int:
           f"train {pair.train}, validation {pair.validation}", file=sys.stderr)
     cfg = TrainConfig(
         arch=args.arch, widths=args.widths, optimizer=args.optimizer, schedule=args.schedule,
-        distill=args.distill, width_weights=args.width_weights, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
+        distill=args.distill, width_weights=args.width_weights, boosting=args.boosting, init=args.init, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
         average=args.average, threads=args.threads, seed=args.seed,
         batch_size=args.batch_size, segment=args.segment, lr=args.lr, lr_gamma=args.lr_gamma,
         grad_clip=args.grad_clip, loss=args.loss, mrstft_weight=args.mrstft_weight,

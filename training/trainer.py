@@ -57,6 +57,12 @@ INVERSION_PENALTY = 10.0
 #: time of one probe (excluded from the budget: about 1.7% more CPU than the budget itself).
 PROBE_EVERY_CPU_SECONDS, PROBE_CPU_SECONDS = 60.0, 1.0
 
+#: ``init`` values: the preset's weights as drawn, or with every channel's reads of wider channels
+#: zeroed (NAM 0.13's "channel_causal"). NAM's "smallest_and_zeros" (all but the narrowest slice
+#: zeroed) is not offered: with tanh or gated layers a zero channel has zero activation and zero
+#: weights on both sides, so its gradient is exactly zero and it never trains in this trainer.
+INITS = ("default", "channel-causal")
+
 #: ``schedule`` values: which widths a step trains.
 WIDTH_SCHEDULES = ("uniform", "sandwich", "progressive")
 
@@ -145,6 +151,8 @@ class TrainConfig:
     schedule: str = "uniform"  # "uniform" | "sandwich" | "progressive" (see WIDTH_SCHEDULES)
     distill: float = 0.0  # narrower widths fit (1 - distill) * wet + distill * the full width's output
     width_weights: str = "uniform"  # | "linear" | "w1,w2,...": how often each width is drawn
+    boosting: bool = False  # a step at width w trains only the weights w adds to the next narrower width
+    init: str = "default"  # | "channel-causal": no channel reads a wider one at first (see INITS)
     seed: int = 0
     batch_size: int = 16
     segment: int = 8192
@@ -191,6 +199,16 @@ class Trainer:
         if self.width_p is not None and config.schedule != "uniform":
             raise ConfigError(f"width weights apply to the uniform schedule's draw, not to "
                               f"{config.schedule!r}", ("width_weights", "schedule"))
+        if config.init not in INITS:
+            raise ConfigError(f"unknown init {config.init!r}; known: {', '.join(INITS)}", ("init",))
+        if (config.boosting or config.init != "default") and not spec.slimmable:
+            raise ConfigError(f"boosting and the {config.init!r} init are for slimmable architectures; "
+                              f"{config.arch!r} has one width", ("boosting", "init", "arch"))
+        if config.init == "channel-causal":
+            self.net.make_channel_causal(self.net.theta)
+        # boosting: per training width, the weights its steps train (its increment on the narrower one)
+        self.boost_masks = {w: self.net.increment_mask(w, self.widths[i - 1] if i else None)
+                            for i, w in enumerate(self.widths)} if config.boosting else None
         self.examples = Examples(pair.dry, pair.wet, pair.train, self.net.receptive_field, config.segment,
                                  dtype=self.net.dtype)
         batch = config.lbfgs_batch if config.optimizer == "lbfgs" else config.batch_size
@@ -376,6 +394,8 @@ class Trainer:
             v, g, pred = self._loss_grad(theta_c, x, target, w)
             if d and w == self.widths[-1]:
                 teacher = pred.astype(y.dtype)  # a fixed target: no gradient flows through it
+            if self.boost_masks is not None:
+                g *= self.boost_masks[w]  # the narrower slice counts as fixed (detached) here
             total += v / len(ws)
             grad += g.astype(np.float64) / len(ws)
         grad, _ = clip_grad_norm(grad, self.cfg.grad_clip)

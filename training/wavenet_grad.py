@@ -159,6 +159,28 @@ class GradNet:
             view[key][idx] = 1
         return g.astype(bool)
 
+    def increment_mask(self, width: Optional[int], narrower: Optional[int]) -> np.ndarray:
+        """True for the weights ``width`` uses and ``narrower`` does not (all of ``width``'s when
+        ``narrower`` is None): what a boosting step at ``width`` trains."""
+        mask = self.width_mask(width)
+        return mask if narrower is None else mask & ~self.width_mask(narrower)
+
+    def make_channel_causal(self, theta: np.ndarray) -> None:
+        """Zero, in place, every weight by which a channel reads a wider channel of the layer before
+        (``W[:w, w:]`` at each allowed width w of the dilated and 1x1 convolutions): every width's
+        output is then, at initialisation, the same as those channels of the full width."""
+        if len(self.spec.arrays) != 1 or not self.spec.slimmable:
+            raise WidthError("only single-array slimmable WaveNets have channel-causal weights")
+        view = self.unflatten(theta)
+        arr = self.spec.arrays[0]
+        c = arr.channels
+        for w in self.spec.allowed_widths:
+            for li, layer in enumerate(arr.layers):
+                rows = np.arange(w) if layer.gating == "none" else np.concatenate([np.arange(w), c + np.arange(w)])
+                view[(0, li, "conv_w")][rows, w:] = 0
+                if layer.layer1x1_weight is not None:
+                    view[(0, li, "l1x1_w")][:w, w:] = 0
+
     def _slices(self, width: Optional[int]) -> dict:
         """Index tuples selecting the weights used at ``width`` (``slice(None)`` for all)."""
         spec = self.spec

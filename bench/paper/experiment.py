@@ -77,7 +77,8 @@ MODELS = {m.key: m for m in [
 
 #: TrainConfig fields added after the first cached runs, at the values that train as before.
 NEUTRAL_TRAIN_FIELDS = {"distill": 0.0, "lr_schedule": "exponential", "lr_final": 0.05,
-                        "average": 0.0, "threads": 1, "width_weights": "uniform"}
+                        "average": 0.0, "threads": 1, "width_weights": "uniform", "boosting": False,
+                        "init": "default"}
 
 
 #: The budget's CPU-minutes are CPU-minutes at this trainer speed (:mod:`nam_dsp.training.speed`:
@@ -253,11 +254,13 @@ def train_missing(settings: Settings, cache: Cache, tone: str, models, jobs: int
     todo = [m for m in models if cache.finished(tone, settings.cache_key(tone, MODELS[m])) is None]
     if not todo:
         return 0
-    say(f"[{tone}] training {len(todo)} model(s) at {settings.budget_cpu_minutes:g} CPU-minutes each, "
+    at = f" at {settings.reference_speed:.0f} training samples per CPU-second" if settings.reference_speed else ""
+    say(f"[{tone}] training {len(todo)} model(s) at {settings.budget_cpu_minutes:g} CPU-minutes{at} each, "
         f"{jobs} at a time: {', '.join(todo)}")
 
     def done(m):
-        say(f"[{tone}] {m['model']}: {m['steps']} steps, {m['epochs']} epochs, {m['train_cpu_seconds']:.0f} CPU-s, "
+        at = f" ({m['reference_cpu_seconds']:.0f} at the reference speed)" if m.get("reference_cpu_seconds") else ""
+        say(f"[{tone}] {m['model']}: {m['steps']} steps, {m['epochs']} epochs, {m['train_cpu_seconds']:.0f} CPU-s{at}, "
             f"validation ESR " + ", ".join(f"w{w} {v:.4f}" for w, v in m["validation_esr"].items()))
 
     if jobs <= 1:
