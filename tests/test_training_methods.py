@@ -149,11 +149,12 @@ def test_channel_causal_weights_make_each_width_the_full_widths_first_channels(p
 
 
 @pytest.mark.parametrize("config, words", [({"init": "zeros"}, "unknown init"),
-                                           ({"boosting": True, "arch": "paper-w2"}, "one width")])
+                                           ({"boosting": True, "arch": "paper-w2"}, "one width"),
+                                           ({"boosting": True, "optimizer": "lbfgs"}, "adam")])
 def test_bad_width_methods_are_refused_with_the_field_named(pair, tmp_path, config, words):
     with pytest.raises(ConfigError, match=words) as err:
         _trainer(pair, tmp_path, **config)
-    assert set(config) - {"arch"} <= set(err.value.settings)
+    assert set(config) - {"arch", "optimizer"} <= set(err.value.settings)
 
 
 def test_cosine_schedule_ends_at_the_final_fraction_and_starts_at_lr(pair, tmp_path):

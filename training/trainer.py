@@ -204,6 +204,9 @@ class Trainer:
         if (config.boosting or config.init != "default") and not spec.slimmable:
             raise ConfigError(f"boosting and the {config.init!r} init are for slimmable architectures; "
                               f"{config.arch!r} has one width", ("boosting", "init", "arch"))
+        if config.boosting and config.optimizer != "adam":
+            raise ConfigError("boosting shapes each minibatch step's gradient; it needs the adam optimizer",
+                              ("boosting", "optimizer"))
         if config.init == "channel-causal":
             self.net.make_channel_causal(self.net.theta)
         # boosting: per training width, the weights its steps train (its increment on the narrower one)
