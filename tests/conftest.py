@@ -109,3 +109,16 @@ def dask_scheduler():
         yield address
     finally:
         stop_cluster(procs)
+
+
+@pytest.fixture(scope="session")
+def saturator_pair():
+    """One second of noise through a soft-clipping two-tap filter, in memory: the trainer's tests
+    of its methods and budgets (train 40000 samples, validate the rest)."""
+    from nam_dsp.training.data import Pair
+    rate = 48000
+    rng = np.random.default_rng(0)
+    x = (0.2 * rng.standard_normal(rate)).astype(np.float32)
+    y = np.tanh(3 * np.convolve(x, [0.6, 0.4])[:rate]).astype(np.float32)
+    return Pair(dry=x, wet=y, rate=rate, latency=0, latency_method="given", train=(0, 40000),
+                validation=(40000, rate))

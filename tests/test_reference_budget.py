@@ -14,16 +14,9 @@ from nam_dsp.training.trainer import TrainConfig, Trainer
 
 from nam_dsp.errors import ConfigError
 
-RATE = 48000
-
-
-@pytest.fixture(scope="module")
-def pair() -> Pair:
-    rng = np.random.default_rng(0)
-    x = (0.2 * rng.standard_normal(RATE)).astype(np.float32)
-    y = np.tanh(3 * np.convolve(x, [0.6, 0.4])[:RATE]).astype(np.float32)
-    return Pair(dry=x, wet=y, rate=RATE, latency=0, latency_method="given", train=(0, 40000),
-                validation=(40000, RATE))
+@pytest.fixture
+def pair(saturator_pair) -> Pair:
+    return saturator_pair
 
 
 def _trainer(pair, tmp_path, **config) -> Trainer:
