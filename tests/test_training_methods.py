@@ -16,6 +16,7 @@ from nam_dsp.training.trainer import (
 
 from nam_dsp.errors import ConfigError
 
+
 @pytest.fixture
 def pair(saturator_pair) -> Pair:
     return saturator_pair
