@@ -63,11 +63,11 @@ def test_first_run_writes_the_schema(first_run):
     slim = r["models"]["slimmable-paper"]
     assert [p["width"] for p in slim["points"]] == list(range(1, 9))
     assert [p["width"] for p in r["models"]["paper-w2"]["points"]] == [2]
-    assert r["budget"]["reference_speed"] == experiment.REFERENCE_SPEED
-    for d in r["models"].values():
-        # the budget is CPU time at the reference speed: more or less CPU time on this machine
-        assert d["reference_cpu_seconds"] >= 1.8 and d["training"]["steps"] > 0
-        assert d["speed_probes"] and d["speed_probes"][0][0] == 0.0
+    rates = experiment.load_step_rates()
+    assert r["budget"]["steps_per_cpu_second"] == rates
+    for m, d in r["models"].items():
+        # the budget is counted in steps: 1.8 CPU-seconds at the reference speed of this model
+        assert d["training"]["steps"] == d["budget_steps"] == max(1, round(1.8 * rates[m]))
         assert os.path.isfile(os.path.join(ROOT, d["nam"]))
         for p in d["points"]:
             assert p["xrt_cpu"] > 0 and p["xrt"] > 0 and p["macs_per_sample"] > 0

@@ -3,10 +3,13 @@ the learning-rate schedule and checkpoint selection."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from nam_dsp.training.data import Pair
 from nam_dsp.training.trainer import (
+    DEFAULT_SLIMMABLE_INIT,
     INVERSION_PENALTY,
     TrainConfig,
     Trainer,
@@ -135,11 +138,20 @@ def test_channel_causal_weights_make_each_width_the_full_widths_first_channels(p
         full, _ = t.net.forward(x, None, theta, keep=False)
         narrow, _ = t.net.forward(x, w, theta, keep=False)
         np.testing.assert_allclose(full, narrow, rtol=1e-12, atol=1e-15)
-    plain = _trainer(pair, tmp_path, dtype="float64")
+    plain = _trainer(pair, tmp_path, init="drawn", dtype="float64")
     theta = plain.theta.copy()
     plain.net.unflatten(theta)[(0, None, "head_w")][:, 2:] = 0
     assert not np.allclose(plain.net.forward(x, None, theta, keep=False)[0],
                            plain.net.forward(x, 2, theta, keep=False)[0])
+
+
+def test_the_init_defaults_by_architecture_and_the_export_records_it(pair, tmp_path):
+    t = _trainer(pair, tmp_path, steps=1)
+    assert t.init == DEFAULT_SLIMMABLE_INIT and t.cfg.init is None
+    t.run()
+    with open(t.out_path) as fh:
+        assert json.load(fh)["metadata"]["training"]["settings"]["init"] == DEFAULT_SLIMMABLE_INIT
+    assert _trainer(pair, tmp_path, arch="paper-w2").init == "drawn"  # one width: nothing to order
 
 
 @pytest.mark.parametrize("config, words", [({"init": "zeros"}, "unknown init"),

@@ -58,15 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "'linear' (in proportion to the width, so the last channels, which only learn "
                         "at the widest widths, learn more often) or one weight per width, e.g. "
                         "1,1,1,1,1,1,1,4 (default %(default)s)")
-    from .trainer import INITS
+    from .trainer import DEFAULT_SLIMMABLE_INIT, INITS
     parser.add_argument("--boosting", action="store_true",
                         help="a step at width w trains only the weights that w adds to the next narrower "
                         "training width (NAM 0.13's boosting: wider widths learn increments on the "
                         "narrower slice); off by default")
-    parser.add_argument("--init", choices=INITS, default="default",
-                        help="initial weights: the architecture's, or channel-causal (no channel reads a "
-                        "wider channel at first, so every width starts as the full width's first "
-                        "channels) (default %(default)s)")
+    parser.add_argument("--init", choices=INITS, default=None,
+                        help="initial weights: as drawn for the architecture, or channel-causal (no channel "
+                        "reads a wider channel at first, so every width starts as the full width's first "
+                        f"channels) (default: {DEFAULT_SLIMMABLE_INIT} for slimmable architectures, "
+                        "drawn for the others)")
     parser.add_argument("--distill", type=unit_interval, default=0.0, metavar="D",
                         help="in-place distillation: narrower widths fit (1-D) x the wet signal + D x the "
                         "full width's output in the same step (which then also trains the full width); "
@@ -132,6 +133,7 @@ def check_arguments(args) -> None:
     """
     from nam_dsp.errors import AudioFileError, NamDspError
     from nam_dsp.output_paths import check_output_path
+
     from .trainer import make_arch, parse_widths
 
     for flag, path in (("dry", args.dry), ("wet", args.wet), ("--split", args.split),
@@ -160,6 +162,7 @@ def check_arguments(args) -> None:
 def run(args) -> int:
     from nam_dsp.cli_errors import options_at_fault
     from nam_dsp.errors import NamDspError
+
     from .data import load_pair
     from .trainer import TrainConfig, Trainer, esr_table
 

@@ -36,7 +36,6 @@ from . import losses
 from .data import Examples, Pair
 from .memory import keep_freed_memory
 from .optim import Adam, clip_grad_norm, exponential_lr, lbfgs_round
-from .speed import SpeedProbe
 from .wavenet_grad import GradNet
 
 TRAINER_VERSION = "nam_dsp 0.1.0"
@@ -53,15 +52,21 @@ def make_arch(name: str, seed: int) -> WaveNetSpec:
 #: worse mean, so it decides between similar checkpoints and not against much better ones.
 INVERSION_PENALTY = 10.0
 
-#: CPU-seconds of training between two speed probes of a ``reference_speed`` budget, and the CPU
-#: time of one probe (excluded from the budget: about 1.7% more CPU than the budget itself).
-PROBE_EVERY_CPU_SECONDS, PROBE_CPU_SECONDS = 60.0, 1.0
-
 #: ``init`` values: the preset's weights as drawn, or with every channel's reads of wider channels
 #: zeroed (NAM 0.13's "channel_causal"). NAM's "smallest_and_zeros" (all but the narrowest slice
 #: zeroed) is not offered: with tanh or gated layers a zero channel has zero activation and zero
 #: weights on both sides, so its gradient is exactly zero and it never trains in this trainer.
-INITS = ("default", "channel-causal")
+INITS = ("drawn", "channel-causal")
+
+#: The init of slimmable architectures when none is given (others are always "drawn").
+DEFAULT_SLIMMABLE_INIT = "drawn"
+
+
+def resolve_init(init: Optional[str], spec: WaveNetSpec) -> str:
+    """``init``, or the default for ``spec``'s architecture when it is None."""
+    if init is None:
+        return DEFAULT_SLIMMABLE_INIT if spec.slimmable else "drawn"
+    return init
 
 #: ``schedule`` values: which widths a step trains.
 WIDTH_SCHEDULES = ("uniform", "sandwich", "progressive")
@@ -152,7 +157,7 @@ class TrainConfig:
     distill: float = 0.0  # narrower widths fit (1 - distill) * wet + distill * the full width's output
     width_weights: str = "uniform"  # | "linear" | "w1,w2,...": how often each width is drawn
     boosting: bool = False  # a step at width w trains only the weights w adds to the next narrower width
-    init: str = "default"  # | "channel-causal": no channel reads a wider one at first (see INITS)
+    init: Optional[str] = None  # "drawn" | "channel-causal" (see INITS); None: the architecture's default
     seed: int = 0
     batch_size: int = 16
     segment: int = 8192
@@ -168,10 +173,6 @@ class TrainConfig:
     pre_emph_weight: float = 0.0
     budget_seconds: Optional[float] = None
     budget_cpu_seconds: Optional[float] = None  # CPU time of this process (fair on a shared machine)
-    # When set, budget_cpu_seconds counts CPU-seconds at this machine speed (training samples per
-    # CPU-second of training/speed.py, probed every PROBE_EVERY_CPU_SECONDS): a machine running
-    # at half that speed trains for twice the CPU time, so runs on different days do equal work.
-    reference_speed: Optional[float] = None
     epochs: Optional[float] = None
     steps: Optional[int] = None
     checkpoint_seconds: float = 180.0
@@ -199,15 +200,16 @@ class Trainer:
         if self.width_p is not None and config.schedule != "uniform":
             raise ConfigError(f"width weights apply to the uniform schedule's draw, not to "
                               f"{config.schedule!r}", ("width_weights", "schedule"))
-        if config.init not in INITS:
+        self.init = resolve_init(config.init, spec)
+        if self.init not in INITS:
             raise ConfigError(f"unknown init {config.init!r}; known: {', '.join(INITS)}", ("init",))
-        if (config.boosting or config.init != "default") and not spec.slimmable:
-            raise ConfigError(f"boosting and the {config.init!r} init are for slimmable architectures; "
+        if (config.boosting or self.init != "drawn") and not spec.slimmable:
+            raise ConfigError(f"boosting and the {self.init!r} init are for slimmable architectures; "
                               f"{config.arch!r} has one width", ("boosting", "init", "arch"))
         if config.boosting and config.optimizer != "adam":
             raise ConfigError("boosting shapes each minibatch step's gradient; it needs the adam optimizer",
                               ("boosting", "optimizer"))
-        if config.init == "channel-causal":
+        if self.init == "channel-causal":
             self.net.make_channel_causal(self.net.theta)
         # boosting: per training width, the weights its steps train (its increment on the narrower one)
         self.boost_masks = {w: self.net.increment_mask(w, self.widths[i - 1] if i else None)
@@ -224,10 +226,6 @@ class Trainer:
         if same_file(self.ckpt_path, self.out_path):
             raise ConfigError(f"{self.ckpt_path}: the checkpoint would overwrite the exported model",
                               ("checkpoint",))
-        if config.reference_speed is not None and not (config.reference_speed > 0 and config.budget_cpu_seconds):
-            raise ConfigError(f"reference_speed {config.reference_speed!r} scales a CPU-time budget: it needs "
-                              "budget_cpu_seconds and a speed > 0 (training samples per CPU-second)",
-                              ("reference_speed", "budget_cpu_seconds"))
         v0, v1 = pair.validation
         if v1 - v0 < self.net.receptive_field:
             raise TrainingDataError(f"the validation range ({v1 - v0} samples) is shorter than the receptive "
@@ -251,9 +249,6 @@ class Trainer:
         self.pos = 0
         self.elapsed = 0.0
         self.cpu = 0.0  # CPU seconds used by training so far (all sessions)
-        self.reference_cpu = 0.0  # the same at config.reference_speed (when set)
-        self.speed_probes = []  # [CPU seconds, training samples per CPU-second] (reference_speed)
-        self._probe = None  # the SpeedProbe, built on first use
         self.history = []  # (step, elapsed, train loss)
         self.val_history = []  # (step, elapsed, {width: esr})
 
@@ -264,7 +259,6 @@ class Trainer:
             "best_score": np.array(self.best_score),
             "step": np.array(self.step), "epoch": np.array(self.epoch), "order": self.order,
             "pos": np.array(self.pos), "elapsed": np.array(self.elapsed), "cpu": np.array(self.cpu),
-            "reference_cpu": np.array(self.reference_cpu), "speed_probes": np.array(json.dumps(self.speed_probes)),
             "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
             "history": np.array(self.history, dtype=np.float64).reshape(-1, 3),
             "val_history": np.array(json.dumps(self.val_history)),
@@ -304,9 +298,6 @@ class Trainer:
         self.order = np.array(d["order"], dtype=np.int64)
         self.elapsed = float(d["elapsed"])
         self.cpu = float(d["cpu"]) if "cpu" in d else 0.0
-        # A checkpoint from before reference budgets counts its CPU time at face value.
-        self.reference_cpu = float(d["reference_cpu"]) if "reference_cpu" in d else self.cpu
-        self.speed_probes = json.loads(str(d["speed_probes"])) if "speed_probes" in d else []
         self.rng.bit_generator.state = json.loads(str(d["rng_state"]))
         self.history = [tuple(r) for r in np.array(d["history"]).tolist()]
         self.val_history = json.loads(str(d["val_history"]))
@@ -454,7 +445,7 @@ class Trainer:
             return True
         if c.budget_seconds is not None and self.elapsed >= c.budget_seconds:
             return True
-        if c.budget_cpu_seconds is not None and self.budget_cpu_used >= c.budget_cpu_seconds:
+        if c.budget_cpu_seconds is not None and self.cpu >= c.budget_cpu_seconds:
             return True
         return False
 
@@ -468,22 +459,8 @@ class Trainer:
         if c.budget_seconds:
             fr.append(self.elapsed / c.budget_seconds)
         if c.budget_cpu_seconds:
-            fr.append(self.budget_cpu_used / c.budget_cpu_seconds)
+            fr.append(self.cpu / c.budget_cpu_seconds)
         return max(fr) if fr else None
-
-    @property
-    def budget_cpu_used(self) -> float:
-        """CPU-seconds counted against ``budget_cpu_seconds``: at the reference speed when one is set."""
-        return self.reference_cpu if self.cfg.reference_speed else self.cpu
-
-    def _probe_speed(self) -> float:
-        """Probe the machine's speed now; return the probe's CPU time (kept out of the budget)."""
-        t = time.process_time()
-        if self._probe is None:
-            self._probe = SpeedProbe()
-        speed = self._probe.samples_per_cpu_second(PROBE_CPU_SECONDS)
-        self.speed_probes.append([round(self.cpu, 1), round(speed)])
-        return time.process_time() - t
 
     @property
     def eval_theta(self) -> np.ndarray:
@@ -505,22 +482,12 @@ class Trainer:
         keep_freed_memory()   # a step's temporaries would otherwise page-fault in anew every step
         c = self.cfg
         tty = hasattr(self.log, "isatty") and self.log.isatty()
-        probing = bool(c.reference_speed)
-        if probing:
-            self._probe_speed()  # this session's speed, before the first step is counted
-        last_probe_cpu = self.cpu
         t_start = time.perf_counter() - self.elapsed
         cpu_start = time.process_time() - self.cpu
 
-        def tick():  # the clocks, and the budget at the reference speed of the latest probe
-            nonlocal cpu_start, last_probe_cpu
+        def tick():  # the clocks
             self.elapsed = time.perf_counter() - t_start
-            before, self.cpu = self.cpu, time.process_time() - cpu_start
-            if probing:
-                self.reference_cpu += (self.cpu - before) * self.speed_probes[-1][1] / c.reference_speed
-                if self.cpu - last_probe_cpu >= PROBE_EVERY_CPU_SECONDS:
-                    cpu_start += self._probe_speed()
-                    last_probe_cpu = self.cpu
+            self.cpu = time.process_time() - cpu_start
 
         last_ckpt = last_print = time.perf_counter()
         last_val_epoch = self.epoch
@@ -585,19 +552,17 @@ class Trainer:
             "verdict": {str(k): verdict(v) for k, v in sorted(esr.items())},
             "seconds": round(float(self.elapsed), 1), "cpu_seconds": round(float(self.cpu), 1),
             "steps": int(self.step), "epochs": int(self.epoch),
-            **({"reference_cpu_seconds": round(float(self.reference_cpu), 1), "speed_probes": self.speed_probes}
-               if self.cfg.reference_speed else {}),
             "data": {k: v for k, v in self.pair.info.items()},
-            "settings": {k: v for k, v in asdict(self.cfg).items()
-                         if k not in ("checkpoint_seconds",)},
+            "settings": {**{k: v for k, v in asdict(self.cfg).items() if k not in ("checkpoint_seconds",)},
+                         "init": self.init},  # the one used, when the architecture's default was
         }
         meta = dict(self.net.spec.metadata)
         meta["training"] = training
         spec = self.net.to_spec(self.best_theta, metadata=meta)
         save_spec(spec, path, form="0.7")
         return {"path": path, "validation_esr": training["validation_esr"], "seconds": training["seconds"],
-                "cpu_seconds": training["cpu_seconds"], "reference_cpu_seconds": training.get("reference_cpu_seconds"),
-                "speed_probes": training.get("speed_probes"), "steps": self.step, "epochs": self.epoch}
+                "cpu_seconds": training["cpu_seconds"],
+                "steps": self.step, "epochs": self.epoch}
 
 
 def valid_predict(net: GradNet, x: np.ndarray, width, theta=None, chunk: int = 32768) -> np.ndarray:

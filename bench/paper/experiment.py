@@ -28,15 +28,15 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Optional
 
 import numpy as np
+from nam_dsp.training import losses
+from nam_dsp.training.data import load_pair
+from nam_dsp.training.trainer import TRAINER_VERSION, TrainConfig, Trainer, resolve_init
 
 import nam_dsp
+from bench.machine_speed import trainer_samples_per_cpu_second
 from nam_dsp.benchmark import bench_spec, machine_info
 from nam_dsp.presets import architecture, preset
 from nam_dsp.spec import WaveNetSpec
-from nam_dsp.training import losses
-from nam_dsp.training.data import load_pair
-from nam_dsp.training.speed import trainer_samples_per_cpu_second
-from nam_dsp.training.trainer import TRAINER_VERSION, TrainConfig, Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "..", "shared", "data", "tones")
@@ -78,35 +78,55 @@ MODELS = {m.key: m for m in [
 #: TrainConfig fields added after the first cached runs, at the values that train as before.
 NEUTRAL_TRAIN_FIELDS = {"distill": 0.0, "lr_schedule": "exponential", "lr_final": 0.05,
                         "average": 0.0, "threads": 1, "width_weights": "uniform", "boosting": False,
-                        "init": "default"}
+                        "init": "drawn"}
 
 
-#: The budget's CPU-minutes are CPU-minutes at this trainer speed (:mod:`nam_dsp.training.speed`:
-#: training samples per CPU-second, one BLAS thread, measured while the other job runs): the speed
-#: of the 2026-12-02 session that trained clean's slimmable and full-width 30-minute models. It is
-#: inferred from their steps per CPU-second then (3.94 and 3.00) against 3-minute reruns with the
-#: probe on 2026-12-07 (1.86 and 1.37 at 120-122k): 254k and 267k
-#: (bench/results/paper/reference_speed.json). On a slower day a run gets more CPU time, so that
-#: every model of the experiment does the same work.
-REFERENCE_SPEED = 260_000.0
+#: Steps per CPU-second of each model at the reference speed (the session that trained clean's
+#: 30-minute slimmable and full-width models), and how they were measured: a budget of M
+#: CPU-minutes is ``round(60 M x rate)`` steps of that model (docs/paper.md, "Budgets").
+STEP_RATES = os.path.join(RESULTS, "step_rates.json")
+
+
+def load_step_rates(path: str = STEP_RATES) -> dict:
+    """``{model key: steps per CPU-second at the reference speed}`` from ``path``."""
+    try:
+        with open(path) as fh:
+            rates = json.load(fh)["steps_per_cpu_second"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"{path}: no usable 'steps_per_cpu_second' table ({exc}); use --cpu-time-budget") from None
+    missing = [m for m in MODELS if not isinstance(rates.get(m), (int, float)) or rates[m] <= 0]
+    if missing:
+        raise SystemExit(f"{path}: 'steps_per_cpu_second' has no positive rate for {', '.join(missing)}")
+    return {m: float(rates[m]) for m in MODELS}
 
 
 @dataclasses.dataclass
 class Settings:
-    """Everything a run depends on. ``hash`` covers all of it but the tone, model, budget, its
-    reference speed and the seed (which are spelled out in the cache key or the run's record)."""
+    """Everything a run depends on. ``hash`` covers all of it but the tone, model, budget and seed
+    (which are spelled out in the cache key).
+
+    The budget is CPU-minutes. With ``step_rates`` (the default of ``python -m bench.paper``) it
+    is counted in steps, so that it is the same work on a fast day and a slow one: a shared VM's
+    speed per CPU-second drifts 2x between sessions here. Without, it is the training process's
+    CPU time as it comes."""
 
     data_dir: str
     budget_cpu_minutes: float
-    reference_speed: Optional[float] = REFERENCE_SPEED
+    step_rates: Optional[dict] = None
     seed: int = 0
     validate_every: int = 100
     validation_seconds: Optional[float] = None  # None: the whole validation range of split.json
     train_overrides: dict = dataclasses.field(default_factory=dict)  # extra TrainConfig fields
 
+    def budget_steps(self, model: ModelDef) -> Optional[int]:
+        if self.step_rates is None:
+            return None
+        return max(1, round(60.0 * self.budget_cpu_minutes * self.step_rates[model.key]))
+
     def train_config(self, model: ModelDef) -> TrainConfig:
-        cfg = TrainConfig(arch=model.arch, seed=self.seed, budget_cpu_seconds=60.0 * self.budget_cpu_minutes,
-                          reference_speed=self.reference_speed or None,
+        steps = self.budget_steps(model)
+        cfg = TrainConfig(arch=model.arch, seed=self.seed, steps=steps,
+                          budget_cpu_seconds=60.0 * self.budget_cpu_minutes if steps is None else None,
                           validate_every=self.validate_every, checkpoint_seconds=60.0)
         for k, v in self.train_overrides.items():
             setattr(cfg, k, v)
@@ -114,8 +134,9 @@ class Settings:
 
     def hashed(self, model: ModelDef) -> dict:
         cfg = dataclasses.asdict(self.train_config(model))
-        for k in ("seed", "budget_cpu_seconds", "reference_speed", "checkpoint_seconds", "arch"):
+        for k in ("seed", "budget_cpu_seconds", "steps", "checkpoint_seconds", "arch"):
             cfg.pop(k)
+        cfg["init"] = resolve_init(cfg["init"], model.spec(0))  # what the trainer will use
         for k, neutral in NEUTRAL_TRAIN_FIELDS.items():  # so caches from before they existed stay valid
             if cfg.get(k) == neutral:
                 cfg.pop(k)
@@ -227,9 +248,7 @@ def train_one(settings: Settings, cache_root: str, tone: str, model_key: str) ->
         "validation_esr": summary["validation_esr"], "steps": int(summary["steps"]),
         "epochs": int(summary["epochs"]), "train_seconds": summary["seconds"],
         "train_cpu_seconds": summary["cpu_seconds"], "validations": len(trainer.val_history),
-        # the budget at the reference speed, and the probes that converted CPU time to it
-        "reference_speed": cfg.reference_speed, "reference_cpu_seconds": summary["reference_cpu_seconds"],
-        "speed_probes": summary["speed_probes"],
+        "budget_steps": cfg.steps,  # None: the budget was CPU time as it came
         # [step, train seconds, {width: ESR}] per validation: the curves behind the final figures
         "validation_history": trainer.val_history,
         "resumed_from_checkpoint": resumed, "started_utc": started,
@@ -254,13 +273,12 @@ def train_missing(settings: Settings, cache: Cache, tone: str, models, jobs: int
     todo = [m for m in models if cache.finished(tone, settings.cache_key(tone, MODELS[m])) is None]
     if not todo:
         return 0
-    at = f" at {settings.reference_speed:.0f} training samples per CPU-second" if settings.reference_speed else ""
+    at = " (counted in steps at the reference speed)" if settings.step_rates else ""
     say(f"[{tone}] training {len(todo)} model(s) at {settings.budget_cpu_minutes:g} CPU-minutes{at} each, "
         f"{jobs} at a time: {', '.join(todo)}")
 
     def done(m):
-        at = f" ({m['reference_cpu_seconds']:.0f} at the reference speed)" if m.get("reference_cpu_seconds") else ""
-        say(f"[{tone}] {m['model']}: {m['steps']} steps, {m['epochs']} epochs, {m['train_cpu_seconds']:.0f} CPU-s{at}, "
+        say(f"[{tone}] {m['model']}: {m['steps']} steps, {m['epochs']} epochs, {m['train_cpu_seconds']:.0f} CPU-s, "
             f"validation ESR " + ", ".join(f"w{w} {v:.4f}" for w, v in m["validation_esr"].items()))
 
     if jobs <= 1:
@@ -385,9 +403,7 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
             "measurement_commit": meas["commit"], "points": points,
             "validation_history": metrics.get("validation_history"),  # None in runs that predate it
             "trainer_samples_per_cpu_second": metrics.get("trainer_samples_per_cpu_second"),  # likewise
-            # runs with a reference-speed budget: the budget they did at that speed, the probes
-            "reference_cpu_seconds": metrics.get("reference_cpu_seconds"),
-            "speed_probes": metrics.get("speed_probes"),
+            "budget_steps": settings.budget_steps(model),  # what this budget is in steps (None: CPU time)
         }
     flat = [dict(p, model=m) for m, d in out_models.items() for p in d["points"]]
     front = [{"model": flat[i]["model"], "width": flat[i]["width"]} for i in pareto_front(flat)]
@@ -398,11 +414,12 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
         "command": reproduce_command(settings, bench, tone, models), "generated_by": command,
         "commit": git_commit(), "generated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine_info(),
-        "budget": {"kind": "CPU time of the training process (nam_dsp.training TrainConfig.budget_cpu_seconds)"
-                           + ("" if not settings.reference_speed else
-                              ", counted at the reference trainer speed (TrainConfig.reference_speed)"),
+        "budget": {"kind": ("CPU time of the training process (nam_dsp.training TrainConfig.budget_cpu_seconds)"
+                            if not settings.step_rates else
+                            "steps: the CPU-minutes at each model's steps per CPU-second at the reference "
+                            "speed (bench/results/paper/step_rates.json)"),
                    "cpu_minutes_per_model": settings.budget_cpu_minutes, "seed": settings.seed,
-                   "reference_speed": settings.reference_speed,
+                   "steps_per_cpu_second": settings.step_rates,
                    "validate_every_steps": settings.validate_every, "blas_threads": 1},
         "data": {"dir": os.path.relpath(settings.data_dir, ROOT), "dry": "dry.flac", "wet": f"wet_{tone}.flac",
                  "split": "split.json", "validation_seconds_limit": settings.validation_seconds,
@@ -424,8 +441,8 @@ def reproduce_command(settings: Settings, bench: BenchSettings, tone: str, model
     parts = ["python -m bench.paper", "--tones", tone, "--budget-minutes", f"{settings.budget_cpu_minutes:g}"]
     if list(models) != list(MODELS):
         parts += ["--models", *models]
-    if settings.reference_speed != REFERENCE_SPEED:
-        parts += ["--reference-speed", f"{settings.reference_speed or 0:g}"]
+    if settings.step_rates is None:
+        parts += ["--cpu-time-budget"]
     if settings.seed != 0:
         parts += ["--seed", str(settings.seed)]
     if settings.validate_every != 100:
@@ -457,9 +474,9 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--budget-minutes", type=float, required=True,
                     help="training budget per model, in CPU minutes of its process (one BLAS thread)")
-    ap.add_argument("--reference-speed", type=float, default=REFERENCE_SPEED, metavar="SAMPLES_PER_CPU_S",
-                    help="count the budget in CPU-minutes at this trainer speed (nam_dsp.training.speed; "
-                         "default %(default)s, the experiment's reference); 0: CPU-minutes as they come")
+    ap.add_argument("--cpu-time-budget", action="store_true",
+                    help="count the budget in CPU time as it comes, not in steps at the reference speed "
+                         "(bench/results/paper/step_rates.json)")
     ap.add_argument("--jobs", type=int, default=1, help="models trained at once (processes)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plots-only", action="store_true", help="no training or measuring: report from the cache")
@@ -480,10 +497,8 @@ def main(argv=None) -> int:
         if not a.plots_only and not os.path.isfile(os.path.join(data_dir, f"wet_{t}.flac")):
             print(f"{os.path.join(data_dir, f'wet_{t}.flac')} is missing (the shared tones are needed)", file=sys.stderr)
             return 2
-    if a.reference_speed is not None and a.reference_speed < 0:
-        ap.error(f"--reference-speed {a.reference_speed:g}: expected training samples per CPU-second > 0, or 0 for none")
-    settings = Settings(data_dir=data_dir, budget_cpu_minutes=a.budget_minutes, reference_speed=a.reference_speed or None,
-                        seed=a.seed,
+    settings = Settings(data_dir=data_dir, budget_cpu_minutes=a.budget_minutes,
+                        step_rates=None if a.cpu_time_budget else load_step_rates(), seed=a.seed,
                         validate_every=a.validate_every, validation_seconds=a.validation_seconds,
                         train_overrides=json.loads(a.train_overrides))
     bench = BenchSettings(block_size=64, seconds=a.bench_seconds, repeats=a.bench_repeats)

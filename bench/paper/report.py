@@ -7,7 +7,6 @@ import statistics
 
 from nam_dsp.training.trainer import NAM_THRESHOLDS
 
-
 FULL_RUN = "python -m bench.paper --tones clean crunch lead rhythm --budget-minutes 30 --jobs 2"
 ORDER = ["slimmable-paper", "paper-full", "a1-standard", "a1-nano-paper", "paper-w2", "paper-w4"]
 STYLE = {  # marker, colour
@@ -186,18 +185,19 @@ SPEED_DRIFT_LIMIT = 1.25
 def speed_drift(result) -> str:
     """A caution when a tone's models did unequal work for their equal budgets, else ''.
 
-    Runs whose budget was counted at the reference speed (``reference_cpu_seconds`` recorded) did
-    equal work whatever the machine's speed; the caution names the others. Without a reference
-    speed, it compares the machine speeds (``bench/machine_speed.py``) recorded for the models'
-    runs: more than :data:`SPEED_DRIFT_LIMIT` apart, or unrecorded for some, is a caution."""
+    A budget counted in steps (``budget_steps``) is the same work whatever the machine's speed;
+    the caution names runs whose steps are more than 5% from it (runs trained under a CPU-time
+    budget before step budgets). A CPU-time budget is compared through the machine speeds
+    (``bench/machine_speed.py``) recorded for the models' runs: more than
+    :data:`SPEED_DRIFT_LIMIT` apart, or unrecorded for some, is a caution."""
     models = result["models"]
-    if result.get("budget", {}).get("reference_speed"):
-        raw = sorted(m for m, d in models.items() if d.get("reference_cpu_seconds") is None)
-        if not raw or len(raw) == len(models):
+    if result.get("budget", {}).get("steps_per_cpu_second"):
+        off = sorted((m, d["training"]["steps"], d["budget_steps"]) for m, d in models.items()
+                     if d.get("budget_steps") and abs(d["training"]["steps"] / d["budget_steps"] - 1) > 0.05)
+        if not off:
             return ""
-        return (f"**Note:** {', '.join(raw)} trained before budgets were counted at the reference speed: "
-                "their CPU-minutes count as they came (the reference is the speed of the session that "
-                "trained clean's slimmable and full-width models).")
+        return ("**Caution:** trained under a CPU-time budget before budgets were counted in steps, "
+                + ", ".join(f"{m} made {s} steps against the budget's {b}" for m, s, b in off) + ".")
     speeds = {m: d.get("trainer_samples_per_cpu_second") for m, d in models.items()}
     known = {m: statistics.mean(s) for m, s in speeds.items() if s}
     unknown = sorted(m for m, s in speeds.items() if not s)

@@ -50,18 +50,32 @@ def test_the_report_warns_when_equal_cpu_budgets_were_not_equal_work():
     assert report.speed_drift(result(a=None, b=None)) == ""  # nothing known: nothing to compare
 
 
-def test_budgets_at_the_reference_speed_are_equal_work_whatever_the_speeds():
-    def result(**reference_cpu):
-        return {"budget": {"reference_speed": 260e3},
-                "models": {m: {"trainer_samples_per_cpu_second": [100e3, 250e3], "reference_cpu_seconds": r}
-                           for m, r in reference_cpu.items()}}
+def test_budgets_in_steps_are_equal_work_whatever_the_speeds():
+    def result(**steps):
+        return {"budget": {"steps_per_cpu_second": {"a": 4.0, "b": 3.0}},
+                "models": {m: {"trainer_samples_per_cpu_second": [100e3, 250e3], "budget_steps": b,
+                               "training": {"steps": s}} for m, (s, b) in steps.items()}}
 
-    assert report.speed_drift(result(a=1800.0, b=1801.0)) == ""  # speeds 2.5x apart, counted at the reference
-    old = report.speed_drift(result(a=1800.0, b=None))  # b trained before reference budgets
-    assert old.startswith("**Note:**") and "b trained before" in old and "a," not in old
+    assert report.speed_drift(result(a=(7200, 7200), b=(5500, 5400))) == ""  # within 5%, speeds 2.5x apart
+    old = report.speed_drift(result(a=(7200, 7200), b=(4000, 5400)))  # b trained under a CPU budget
+    assert old.startswith("**Caution:**") and "b made 4000 steps against the budget's 5400" in old
+    assert "a made" not in old
 
 
 def test_machine_speed_probe_measures_the_trainer():
-    from bench.machine_speed import trainer_samples_per_cpu_second  # the script's import still works
+    from bench.machine_speed import trainer_samples_per_cpu_second
     rate = trainer_samples_per_cpu_second(seconds=0.05)
     assert 1e3 < rate < 1e9  # samples per CPU-second: finite, positive, in a plausible range
+
+
+def test_step_rates_keep_the_reference_runs_and_scale_the_others_by_the_mean_slow_down():
+    from bench.paper import step_rates
+    ref = step_rates.REFERENCE_RUNS
+    # today every reference model runs at half its reference rate, the others at 1 step/CPU-s
+    today = {m: {"steps": ref[m]["steps"] // 2, "cpu_seconds": ref[m]["cpu_seconds"]} if m in ref
+             else {"steps": 120, "cpu_seconds": 120.0} for m in experiment.MODELS}
+    out = step_rates.step_rates(today)
+    assert out["mean_slowdown"] == pytest.approx(0.5, abs=1e-3)
+    for m in experiment.MODELS:
+        want = ref[m]["steps"] / ref[m]["cpu_seconds"] if m in ref else 2.0
+        assert out["steps_per_cpu_second"][m] == pytest.approx(want, abs=2e-3)
