@@ -20,46 +20,37 @@ import time
 
 import numpy as np
 
-#: Examples and output samples per probe step (small: a probe should cost about a second).
+#: Examples and output samples per probe step (small: the probe should cost about a second).
 PROBE_BATCH, PROBE_SAMPLES = 4, 4096
 
 
-class SpeedProbe:
-    """The fixed probe workload, built once so that repeated probes cost only their measuring time."""
-
-    def __init__(self):
-        from nam_dsp.training import losses
-        from nam_dsp.training.trainer import make_arch
-        from nam_dsp.training.wavenet_grad import GradNet
-
-        self.net = GradNet(make_arch("slimmable-paper", 0), np.dtype("float32"))
-        rng = np.random.default_rng(0)
-        n_in = self.net.receptive_field - 1 + PROBE_SAMPLES
-        self.x = (0.1 * rng.standard_normal((PROBE_BATCH, n_in))).astype(np.float32)
-        self.y = 0.1 * rng.standard_normal((PROBE_BATCH, PROBE_SAMPLES))
-        self.theta = self.net.theta.astype(np.float32)
-        self.loss = losses.make_loss("nam", 2e-4, 0.0)
-        self._step()  # warm-up: first-touch page faults and imports are not the machine's speed
-
-    def _step(self) -> None:
-        pred, cache = self.net.forward(self.x, None, self.theta)
-        _, dpred = self.loss(pred, self.y)
-        self.net.backward(cache, dpred)
-
-    def samples_per_cpu_second(self, seconds: float = 1.0) -> float:
-        """Training samples per CPU-second of this thread, measured for about ``seconds``."""
-        steps, t0 = 0, time.thread_time()
-        while True:
-            self._step()
-            steps += 1
-            used = time.thread_time() - t0
-            if used >= seconds:
-                return steps * PROBE_BATCH * PROBE_SAMPLES / used
-
-
 def trainer_samples_per_cpu_second(seconds: float = 1.0) -> float:
-    """One probe: training samples (forward + backward, paper model, width 8) per CPU-second."""
-    return SpeedProbe().samples_per_cpu_second(seconds)
+    """Training samples (forward + backward, paper model, width 8) per CPU-second of this thread."""
+    from nam_dsp.training import losses
+    from nam_dsp.training.trainer import make_arch
+    from nam_dsp.training.wavenet_grad import GradNet
+
+    spec = make_arch("slimmable-paper", 0)
+    net = GradNet(spec, np.dtype("float32"))
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal((PROBE_BATCH, net.receptive_field - 1 + PROBE_SAMPLES))).astype(np.float32)
+    y = 0.1 * rng.standard_normal((PROBE_BATCH, PROBE_SAMPLES))
+    theta = net.theta.astype(np.float32)
+    loss = losses.make_loss("nam", 2e-4, 0.0)
+
+    def step():
+        pred, cache = net.forward(x, None, theta)
+        _, dpred = loss(pred, y)
+        net.backward(cache, dpred)
+
+    step()  # warm-up: first-touch page faults and imports are not the machine's speed
+    steps, t0 = 0, time.thread_time()
+    while True:
+        step()
+        steps += 1
+        used = time.thread_time() - t0
+        if used >= seconds:
+            return steps * PROBE_BATCH * PROBE_SAMPLES / used
 
 
 if __name__ == "__main__":

@@ -133,7 +133,6 @@ def check_arguments(args) -> None:
     """
     from nam_dsp.errors import AudioFileError, NamDspError
     from nam_dsp.output_paths import check_output_path
-
     from .trainer import make_arch, parse_widths
 
     for flag, path in (("dry", args.dry), ("wet", args.wet), ("--split", args.split),
@@ -162,7 +161,6 @@ def check_arguments(args) -> None:
 def run(args) -> int:
     from nam_dsp.cli_errors import options_at_fault
     from nam_dsp.errors import NamDspError
-
     from .data import load_pair
     from .trainer import TrainConfig, Trainer, esr_table
 

@@ -28,15 +28,15 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Optional
 
 import numpy as np
-from nam_dsp.training import losses
-from nam_dsp.training.data import load_pair
-from nam_dsp.training.trainer import TRAINER_VERSION, TrainConfig, Trainer, resolve_init
 
 import nam_dsp
 from bench.machine_speed import trainer_samples_per_cpu_second
 from nam_dsp.benchmark import bench_spec, machine_info
 from nam_dsp.presets import architecture, preset
 from nam_dsp.spec import WaveNetSpec
+from nam_dsp.training import losses
+from nam_dsp.training.data import load_pair
+from nam_dsp.training.trainer import TRAINER_VERSION, TrainConfig, Trainer, resolve_init
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "..", "shared", "data", "tones")
@@ -83,7 +83,8 @@ NEUTRAL_TRAIN_FIELDS = {"distill": 0.0, "lr_schedule": "exponential", "lr_final"
 
 #: Steps per CPU-second of each model at the reference speed (the session that trained clean's
 #: 30-minute slimmable and full-width models), and how they were measured: a budget of M
-#: CPU-minutes is ``round(60 M x rate)`` steps of that model (docs/paper.md, "Budgets").
+#: CPU-minutes is ``round(60 M x rate)`` steps of that model (docs/paper.md, "budgets are now
+#: counted in steps").
 STEP_RATES = os.path.join(RESULTS, "step_rates.json")
 
 
@@ -136,11 +137,12 @@ class Settings:
         cfg = dataclasses.asdict(self.train_config(model))
         for k in ("seed", "budget_cpu_seconds", "steps", "checkpoint_seconds", "arch"):
             cfg.pop(k)
-        cfg["init"] = resolve_init(cfg["init"], model.spec(0))  # what the trainer will use
+        spec = model.spec(0)
+        cfg["init"] = resolve_init(cfg["init"], spec)  # what the trainer will use
         for k, neutral in NEUTRAL_TRAIN_FIELDS.items():  # so caches from before they existed stay valid
             if cfg.get(k) == neutral:
                 cfg.pop(k)
-        return {"train_config": cfg, "arch": architecture(model.spec(0)),
+        return {"train_config": cfg, "arch": architecture(spec),
                 "validation_seconds": self.validation_seconds, "trainer_version": TRAINER_VERSION,
                 "split": _file_digest(os.path.join(self.data_dir, "split.json"))}
 
@@ -473,7 +475,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tones", nargs="+", default=list(TONES))
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--budget-minutes", type=float, required=True,
-                    help="training budget per model, in CPU minutes of its process (one BLAS thread)")
+                    help="training budget per model in CPU-minutes of its process (one BLAS thread), "
+                         "counted in steps at the reference speed unless --cpu-time-budget")
     ap.add_argument("--cpu-time-budget", action="store_true",
                     help="count the budget in CPU time as it comes, not in steps at the reference speed "
                          "(bench/results/paper/step_rates.json)")
