@@ -365,12 +365,15 @@ def cpu_model() -> str:
 
 
 def machine_info() -> dict:
-    """What a benchmark ran on: CPU model, cores, OS, Python and NumPy versions, how busy the
-    machine was (1-minute load average) and the benchmark's scheduling priority (niceness), where
-    the OS reports them."""
+    """What a benchmark ran on: CPU model, cores, the kernels' instruction-set variant, OS, Python
+    and NumPy versions, how busy the machine was (1-minute load average) and the benchmark's
+    scheduling priority (niceness), where the OS reports them. The variant is recorded because
+    the project's VM has had AVX-512 on some days and not on others, and the engine runs A1
+    standard 1.5x faster with it (docs/performance.md)."""
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "isa": _kernels.isa(),
         "machine": platform.machine(),
         "os": platform.platform(),
         "python": sys.version.split()[0],
