@@ -29,15 +29,19 @@ ROOT = Path(__file__).resolve().parents[1]
 TONES = ROOT.parent / "shared" / "data" / "tones"
 RESULTS = ROOT / "bench" / "results" / "training"
 
+#: The methods without "channel-causal" in their name start from the weights as drawn, as they
+#: were compared (the default init of slimmable architectures until 2026-12-07).
+DRAWN = ["--init", "drawn"]
+
 #: method name -> extra ``nam-dsp train`` arguments (the rest of the settings are the defaults).
 METHODS = {
-    "uniform": [],
-    "uniform+distill": ["--distill", "0.5"],
-    "linear-weights": ["--width-weights", "linear"],
-    "sandwich+distill": ["--schedule", "sandwich", "--distill", "0.5"],
-    "progressive": ["--schedule", "progressive"],
-    "uniform+cosine+average": ["--lr-schedule", "cosine", "--average", "0.998"],
-    "boosting": ["--boosting"],
+    "uniform": DRAWN,
+    "uniform+distill": [*DRAWN, "--distill", "0.5"],
+    "linear-weights": [*DRAWN, "--width-weights", "linear"],
+    "sandwich+distill": [*DRAWN, "--schedule", "sandwich", "--distill", "0.5"],
+    "progressive": [*DRAWN, "--schedule", "progressive"],
+    "uniform+cosine+average": [*DRAWN, "--lr-schedule", "cosine", "--average", "0.998"],
+    "boosting": [*DRAWN, "--boosting"],
     "channel-causal": ["--init", "channel-causal"],
     "boosting+channel-causal": ["--boosting", "--init", "channel-causal"],
 }
