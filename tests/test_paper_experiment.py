@@ -133,3 +133,17 @@ def test_plots_only_without_matplotlib_says_so(first_run, tones):
     out = run_paper(tones, first_run, "--plots-only", block_matplotlib=True)
     assert "matplotlib is not installed" in out
     assert not (res / "clean.png").exists() and (res / "clean.json").is_file()
+
+
+def test_the_committed_30_minute_runs_are_found_by_todays_settings(tones):
+    """A settings hash that changes by accident makes ``python -m bench.paper`` train every model
+    again: hours of CPU per tone (it happened once, when step budgets dropped ``steps`` from the
+    hash). The models trained at 30 CPU-minutes with settings that have not changed since must
+    keep their cache keys; the slimmable model's changed on purpose (channel-causal weights)."""
+    cache = os.path.join(ROOT, "bench", "results", "paper", "cache", "clean")
+    settings = experiment.Settings(data_dir=str(tones), budget_cpu_minutes=30,
+                                   step_rates=experiment.load_step_rates())
+    for key in ("paper-full", "a1-standard", "a1-nano-paper", "paper-w2", "paper-w4"):
+        name = settings.cache_key("clean", experiment.MODELS[key])
+        found = [f for f in os.listdir(cache) if f.startswith(name + ".")]
+        assert found, f"{key}: no committed run under today's cache key {name}"

@@ -135,8 +135,11 @@ class Settings:
 
     def hashed(self, model: ModelDef) -> dict:
         cfg = dataclasses.asdict(self.train_config(model))
-        for k in ("seed", "budget_cpu_seconds", "steps", "checkpoint_seconds", "arch"):
+        for k in ("seed", "budget_cpu_seconds", "checkpoint_seconds", "arch"):
             cfg.pop(k)
+        # The budget is spelled in the cache key. "steps" stays in the hash as it was before step
+        # budgets (None), so that the runs trained then are found (tests/test_paper_experiment.py).
+        cfg["steps"] = None
         spec = model.spec(0)
         cfg["init"] = resolve_init(cfg["init"], spec)  # what the trainer will use
         for k, neutral in NEUTRAL_TRAIN_FIELDS.items():  # so caches from before they existed stay valid
