@@ -68,7 +68,7 @@ def test_first_run_writes_the_schema(first_run):
     for m, d in r["models"].items():
         # the budget is counted in steps: 1.8 CPU-seconds at the reference speed of this model
         assert d["training"]["steps"] == d["budget_steps"] == max(1, round(1.8 * rates[m]))
-        assert os.path.isfile(os.path.join(ROOT, d["nam"]))
+        assert os.path.isfile(first_run / "results" / d["nam"])  # relative to the result file
         for p in d["points"]:
             assert p["xrt_cpu"] > 0 and p["xrt"] > 0 and p["macs_per_sample"] > 0
             # the engine's ESR of the exported file is the trainer's own validation figure

@@ -386,7 +386,9 @@ def pareto_front(points: list) -> list:
     return front
 
 
-def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: BenchSettings, command: str) -> dict:
+def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: BenchSettings, command: str,
+                out: str) -> dict:
+    """The result of one tone, written to ``<out>/<tone>.json``; paths in it are relative to ``out``."""
     out_models, missing = {}, []
     for m in models:
         model = MODELS[m]
@@ -400,7 +402,7 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
         points = [dict(p, esr_trainer=trainer_esr.get(str(p["width"]))) for p in meas["points"]]
         out_models[m] = {
             "label": model.label, "arch": model.arch, "role": model.role, "cache_key": key,
-            "nam": os.path.relpath(cache.base(tone, key) + ".nam", ROOT),
+            "nam": os.path.relpath(cache.base(tone, key) + ".nam", out),
             "training": {k: metrics[k] for k in ("steps", "epochs", "train_seconds", "train_cpu_seconds",
                                                  "validations", "budget_cpu_minutes", "seed", "settings_hash",
                                                  "commit", "started_utc", "finished_utc")},
@@ -521,7 +523,7 @@ def main(argv=None) -> int:
         if not a.plots_only:
             trained += train_missing(settings, cache, tone, a.models, a.jobs, say)
             measured += measure_missing(settings, cache, tone, a.models, bench, say)
-        result = tone_result(settings, cache, tone, a.models, bench, command)
+        result = tone_result(settings, cache, tone, a.models, bench, command, out)
         _write_json(os.path.join(out, f"{tone}.json"), result)
         if result["missing"]:
             say(f"[{tone}] not yet trained and measured: {', '.join(result['missing'])}")
