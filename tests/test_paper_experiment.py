@@ -107,6 +107,10 @@ def test_a_new_measurement_measures_the_whole_tone_again(first_run, tones):
     next(p for p in measured if "paper-w2" in p.name).unlink()
     assert "trained 0 model(s), measured 2" in run_paper(tones, first_run)
     assert all(p.stat().st_mtime_ns != s for p, s in zip(measured, stamps))
+    # and they are timed in turns, so that a slow spell of the machine falls on both
+    records = [json.loads(p.read_text()) for p in measured]
+    assert all(sorted(r["timed_with"]) == sorted(MODELS) for r in records)
+    assert len({r["measured_utc"] for r in records}) == 1
 
 
 def test_plots_only_rebuilds_from_the_cache(first_run, tones):
