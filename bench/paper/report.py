@@ -137,12 +137,15 @@ def markdown(results: list, settings, command: str) -> str:
                   "resumes from the cache with:", "", f"    {FULL_RUN}", ""]
     lines += ["Protocol: each model trains on `../shared/data/tones` (`dry.flac` -> `wet_<tone>.flac`, train and "
               "validation ranges from `split.json`) with `nam_dsp.training` (Adam, lr 0.004, batch 16 x 8192 "
-              "samples, NAM's MSE + MRSTFT loss, seed as listed) until its process has used the budget in CPU time "
-              "(one BLAS thread: fair on a shared machine); the best checkpoint (validated every "
+              "samples, NAM's MSE + MRSTFT loss, seed as listed, one BLAS thread) for its budget: "
+              + ("M CPU-minutes counted as 60 M x the model's steps per CPU-second at the reference speed "
+                 "(`step_rates.json`), the same work on a fast day and a slow one"
+                 if settings.step_rates is not None else "M minutes of its process's CPU time")
+              + "; the best checkpoint (validated every "
               f"{settings.validate_every} steps and at the end) is exported. ESR: the exported `.nam` run by the "
               "engine over the validation audio, every model scored on the same samples. x real time: "
               "`nam_dsp.benchmark` at 64-sample blocks, one thread, audio seconds per CPU second of the thread "
-              "(median of repeats; the wall-clock figure `xrt` is in the JSON).", ""]
+              "(best of the repeats, every model and width timed in turns; the wall-clock figure `xrt` is in the JSON).", ""]
     if len(results) > 1:
         lines += ["![all tones](all_tones.png)", ""]
     lines += summary(results)
