@@ -281,6 +281,12 @@ def plot_all(plt, results, path) -> None:
     plt.close(fig)
 
 
+#: Where a baseline's label goes (offset in points, alignment) when not to the lower right, and its
+#: shorter name beside the marker (the legend has the whole one).
+LABEL_PLACES = {"a1-nano-paper": ((0, 9), "center"), "a1-standard": ((0, 9), "center")}
+MARKER_NAMES = {"a1-standard": "NAM A1 standard"}
+
+
 def draw(ax, result, small=False) -> None:
     models = result["models"]
     slim = models.get("slimmable-paper")
@@ -300,9 +306,12 @@ def draw(ax, result, small=False) -> None:
         label = PLAIN_LABELS.get(m, d["label"])
         ax.plot([p["xrt_cpu"]], [p["esr"]], marker, color=colour, ms=13 if marker == "*" else 9,
                 ls="none", label=label, zorder=4, markeredgecolor="black", markeredgewidth=0.6)
-        above = m == "a1-nano-paper"  # it sits between dedicated w2 and w4: label it from above
-        ax.annotate(label, (p["xrt_cpu"], p["esr"]), xytext=(0, 9) if above else (7, -12),
-                    textcoords="offset points", ha="center" if above else "left", fontsize=9, color=colour)
+        # A1 nano sits between dedicated w2 and w4, A1 standard at about the ESR of "trained for width
+        # 8 only": their labels go above the marker, the others' to the lower right
+        offset, ha = LABEL_PLACES.get(m, ((7, -12), "left"))
+        ax.annotate(MARKER_NAMES.get(m, label), (p["xrt_cpu"], p["esr"]), xytext=offset,
+                    textcoords="offset points", ha=ha,
+                    fontsize=9, color=colour)
     flat = [(p["xrt_cpu"], p["esr"]) for d in models.values() for p in d["points"]]
     front = sorted((flat[i] for i in _front_indices(flat)), key=lambda q: -q[0])
     if len(front) > 1:
@@ -324,11 +333,16 @@ def draw(ax, result, small=False) -> None:
                 fontsize=7 if small else 8, bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85})
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if verdict:  # room under the most accurate point for the verdict's box, so that it covers no marker
+        lo, hi = ax.get_ylim()
+        lowest = min(y for _, y in flat)
+        room = 0.22  # of the axes' height, in log ESR
+        ax.set_ylim(min(lo, 10 ** ((math.log10(lowest) - room * math.log10(hi)) / (1 - room))), hi)
     _plain_log_ticks(ax)
     ax.set_xlabel("x real time (64-sample blocks, 1 thread, per CPU second)  \u2192 faster")
     ax.set_ylabel("validation ESR  (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7 if small else 8, loc="upper left")
+    ax.legend(fontsize=7 if small else 8, loc="best")  # the data leave a different corner free on each tone
     ax.margins(x=0.12, y=0.12)
 
 
