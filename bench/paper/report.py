@@ -250,7 +250,13 @@ def plot_curves(plt, result, path) -> bool:
             if pts:
                 name = f"slimmable, width {width}" if model == "slimmable-paper" else PLAIN_LABELS[model]
                 ax.plot(*zip(*pts), style, color=STYLE[model][1], lw=1.5, label=name)
+            elif model != "slimmable-paper" and model in result["models"]:
+                # trained before runs recorded their history: its final figure, for scale
+                final = result["models"][model]["points"][-1]["esr"]
+                ax.axhline(final, ls=style, color=STYLE[model][1], lw=1.2,
+                           label=f"{PLAIN_LABELS[model]}: final (no curve recorded)")
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel("optimizer steps")
         ax.set_title(f"width {width}", fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
