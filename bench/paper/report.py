@@ -250,7 +250,7 @@ def plot_curves(plt, result, path) -> bool:
             if pts:
                 name = f"slimmable, width {width}" if model == "slimmable-paper" else PLAIN_LABELS[model]
                 ax.plot(*zip(*pts), style, color=STYLE[model][1], lw=1.5, label=name)
-            elif model != "slimmable-paper" and model in result["models"]:
+            elif model != "slimmable-paper" and result["models"].get(model, {}).get("points"):
                 # trained before runs recorded their history: its final figure, for scale
                 final = result["models"][model]["points"][-1]["esr"]
                 ax.axhline(final, ls=style, color=STYLE[model][1], lw=1.2,
