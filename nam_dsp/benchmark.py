@@ -29,6 +29,7 @@ from typing import Callable, List, Optional, Sequence
 import numpy as np
 
 from . import _kernels
+from .errors import IsaError
 from .engine import Model, from_spec
 
 #: RMS level of the benchmark signal: -20 dBFS, a typical guitar DI level.
@@ -364,6 +365,13 @@ def cpu_model() -> str:
     return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
+def _isa_or_none() -> Optional[str]:
+    try:
+        return _kernels.isa()
+    except IsaError:  # NAM_DSP_ISA names a variant this CPU cannot run: a record still gets written
+        return None
+
+
 def machine_info() -> dict:
     """What a benchmark ran on: CPU model, cores, the kernels' instruction-set variant, OS, Python
     and NumPy versions, how busy the machine was (1-minute load average) and the benchmark's
@@ -373,7 +381,7 @@ def machine_info() -> dict:
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
-        "isa": _kernels.isa(),
+        "isa": _isa_or_none(),
         "machine": platform.machine(),
         "os": platform.platform(),
         "python": sys.version.split()[0],

@@ -6,6 +6,7 @@ import math
 
 import nam_dsp
 from nam_dsp import _kernels
+from nam_dsp import benchmark
 from nam_dsp.benchmark import bench_spec, interleaved_block_times, interleaved_isa_block_times
 
 
@@ -31,3 +32,14 @@ def test_interleaved_isa_block_times_times_every_case_under_every_variant():
     assert sorted(times) == sorted((isa, name) for isa in isas for name in cases)
     assert all(math.isfinite(t) and t > 0 for t in times.values())
     assert nam_dsp.isa() == before  # the variant in use is left as it was
+
+
+def test_machine_info_names_the_variant_and_survives_an_unusable_one(monkeypatch):
+    assert benchmark.machine_info()["isa"] == _kernels.isa()
+
+    def unusable():
+        raise nam_dsp.IsaError("NAM_DSP_ISA=avx512: this CPU has no AVX-512")
+
+    monkeypatch.setattr(_kernels, "isa", unusable)
+    info = benchmark.machine_info()  # results and reports still get their machine record
+    assert info["isa"] is None and info["cores"] >= 1

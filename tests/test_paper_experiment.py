@@ -143,11 +143,27 @@ def test_the_committed_30_minute_runs_are_found_by_todays_settings(tones):
     """A settings hash that changes by accident makes ``python -m bench.paper`` train every model
     again: hours of CPU per tone (it happened once, when step budgets dropped ``steps`` from the
     hash). The models trained at 30 CPU-minutes with settings that have not changed since must
-    keep their cache keys; the slimmable model's changed on purpose (channel-causal weights)."""
+    keep their cache keys; the slimmable model's changed on purpose (channel-causal weights), and
+    the 2-minute runs are found with the weights as drawn."""
     cache = os.path.join(ROOT, "bench", "results", "paper", "cache", "clean")
     settings = experiment.Settings(data_dir=str(tones), budget_cpu_minutes=30,
                                    step_rates=experiment.load_step_rates())
-    for key in ("paper-full", "a1-standard", "a1-nano-paper", "paper-w2", "paper-w4"):
+    for key in experiment.MODELS:
         name = settings.cache_key("clean", experiment.MODELS[key])
         found = [f for f in os.listdir(cache) if f.startswith(name + ".")]
         assert found, f"{key}: no committed run under today's cache key {name}"
+    assert settings.settings_hash(experiment.MODELS["slimmable-paper"]) == "db5bab2c5d"
+    short = experiment.Settings(data_dir=str(tones), budget_cpu_minutes=2, train_overrides={"init": "drawn"})
+    for key in experiment.MODELS:
+        name = short.cache_key("clean", experiment.MODELS[key])
+        assert os.path.isfile(os.path.join(cache, name + ".json")), f"{key}: no 2-minute run {name}"
+
+
+def test_the_step_rate_table_is_not_replaced_by_accident(tmp_path, capsys):
+    from bench.paper import step_rates
+    table = tmp_path / "step_rates.json"
+    table.write_text("{}")
+    with pytest.raises(SystemExit) as exc:
+        step_rates.main(["--out", str(table)])
+    assert exc.value.code == 2 and "--force" in capsys.readouterr().err
+    assert table.read_text() == "{}"

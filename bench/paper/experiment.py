@@ -344,7 +344,7 @@ def measure_tone(specs: dict, dry_val: np.ndarray, wet_val: np.ndarray, bench: B
     repeat after repeat, and keeps its best repeat (as ``timeit`` does): a slow spell of the
     machine falls on all of them alike and is not kept. The same kernels (the slimmable model at
     width 2 and the dedicated width-2 model) came out 1.56x apart timed one model after another,
-    0.65-1.27x on four tones with the median of 3 in turns, and 0.99-1.01x with the best of 15
+    0.65-1.27x on four tones with the median of 3 in turns, and 0.98-1.05x with the best of 15
     in turns."""
     cases = [(m, w) for m, spec in specs.items() for w in measured_widths(spec)]
     runs = {case: [] for case in cases}

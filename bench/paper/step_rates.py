@@ -6,7 +6,7 @@ A CPU-minute is not a fixed amount of work on the project's shared VM (its speed
 halved between 2026-12-02 and 2026-12-06), so the experiment counts a budget of M CPU-minutes as
 ``60 M x rate`` steps of each model, with ``rate`` its steps per CPU-second at the *reference
 speed*: that of the 2026-12-02 session, which trained clean's 30-minute slimmable and full-width
-models and most of its A1-nano and width-4 models (:data:`REFERENCE_RUNS`).
+models and part of its A1-nano and width-4 models (:data:`REFERENCE_RUNS`).
 
 This trains all six models on ``clean`` for ``--minutes`` CPU-minutes each, two at a time as the
 experiment does, in a temporary folder, and measures each one's steps per CPU-second now. A model
@@ -76,7 +76,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=2.0, help="CPU-minutes of each measuring run")
     ap.add_argument("--out", default=STEP_RATES)
+    ap.add_argument("--force", action="store_true",
+                    help="overwrite an existing table (it sets the budget of every run not yet finished)")
     a = ap.parse_args(argv)
+    if os.path.exists(a.out) and not a.force:
+        # finished runs keep their cache keys, so a new table would give the runs still to come
+        # other budgets than the finished ones had
+        ap.error(f"{a.out} exists and sets the budgets of the runs still to come; "
+                 "--out elsewhere to compare, or --force to replace it")
     t0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     table = step_rates(measure_today(a.minutes))
     table.update({"measured_utc": t0, "command": f"python -m bench.paper.step_rates --minutes {a.minutes:g}",
