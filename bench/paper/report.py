@@ -316,8 +316,7 @@ def draw(ax, result, small=False) -> None:
         # 8 only": their labels go above the marker, the others' to the lower right
         offset, ha = LABEL_PLACES.get(m, ((7, -12), "left"))
         ax.annotate(MARKER_NAMES.get(m, label), (p["xrt_cpu"], p["esr"]), xytext=offset,
-                    textcoords="offset points", ha=ha,
-                    fontsize=9, color=colour)
+                    textcoords="offset points", ha=ha, fontsize=9, color=colour)
     flat = [(p["xrt_cpu"], p["esr"]) for d in models.values() for p in d["points"]]
     front = sorted((flat[i] for i in _front_indices(flat)), key=lambda q: -q[0])
     if len(front) > 1:
