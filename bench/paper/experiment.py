@@ -487,7 +487,7 @@ def reproduce_command(settings: Settings, bench: BenchSettings, tone: str, model
         parts += ["--validation-seconds", f"{settings.validation_seconds:g}"]
     if settings.train_overrides:
         parts += ["--train-overrides", shlex.quote(json.dumps(settings.train_overrides))]
-    if bench.seconds != 5.0 or bench.repeats != BenchSettings.repeats:
+    if bench.seconds != BenchSettings.seconds or bench.repeats != BenchSettings.repeats:
         parts += ["--bench-seconds", f"{bench.seconds:g}", "--bench-repeats", str(bench.repeats)]
     return " ".join(parts)
 
@@ -523,7 +523,8 @@ def main(argv=None) -> int:
     ap.add_argument("--validate-every", type=int, default=100, help="trainer steps between validations")
     ap.add_argument("--validation-seconds", type=float, default=None,
                     help="use only the first S seconds of the validation range (quick tests)")
-    ap.add_argument("--bench-seconds", type=float, default=5.0, help="audio per speed measurement")
+    ap.add_argument("--bench-seconds", type=float, default=BenchSettings.seconds,
+                    help="audio per speed measurement")
     ap.add_argument("--bench-repeats", type=int, default=BenchSettings.repeats)
     ap.add_argument("--train-overrides", default="{}",
                     help="JSON object of extra TrainConfig fields (e.g. '{\"batch_size\": 4}'); part of the hash")
