@@ -338,6 +338,7 @@ def draw(ax, result, small=False) -> None:
                 fontsize=7 if small else 8, bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85})
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.margins(x=0.12, y=0.12)  # before the limits below are read: setting them ends autoscaling
     if verdict:  # room under the most accurate point for the verdict's box, so that it covers no marker
         lo, hi = ax.get_ylim()
         lowest = min(y for _, y in flat)
@@ -348,7 +349,6 @@ def draw(ax, result, small=False) -> None:
     ax.set_ylabel("validation ESR  (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7 if small else 8, loc="best")  # the data leave a different corner free on each tone
-    ax.margins(x=0.12, y=0.12)
 
 
 def _plain_log_ticks(ax) -> None:
