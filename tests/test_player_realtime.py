@@ -74,18 +74,20 @@ def machine_busy(b) -> bool:
 def _describe(period, b, p):
     return (f"period {period}: player {p['median_chunk_xruns']} xruns in the median {CHUNK:.0f} s "
             f"chunk vs baseline {b['median_chunk_xruns']} (chunks: player {p['chunk_xruns']}, "
-            f"baseline {b['chunk_xruns']}; longest no-work callback {b['max_share']:.2f}x the deadline)")
+            f"baseline {b['chunk_xruns']}; longest no-work callback {b['max_share']:.2f}x the deadline; "
+            f"player p99 per chunk {p.get('chunk_p99_share')} of the deadline)")
 
 
-def judged_comparison(period: int, seconds: float):
-    """``compare()``, and once more if the player misses the margin: load from other processes
-    comes in spells of tens of seconds on these VMs, and a player that really adds xruns misses it
-    twice. Returns the last comparison and what the first said when there were two."""
+def judged_comparison(period: int, seconds: float, passes=within_margin):
+    """``compare()``, and once more if the player misses ``passes`` (by default the xrun margin):
+    load from other processes comes in spells of tens of seconds on these VMs, and a player that
+    really adds xruns or time misses twice. Returns the last comparison and what the first said
+    when there were two."""
     b, p = compare(period, seconds)
-    if within_margin(b, p):
+    if passes(b, p):
         return b, p, None
     first = _describe(period, b, p)
-    print(f"\nmissed the margin once ({first}); comparing again")
+    print(f"\nmissed once ({first}); comparing again")
     b, p = compare(period, seconds)
     return b, p, first
 
@@ -174,6 +176,8 @@ def run_session(period: int, seconds: float, *, no_work: bool, gui: bool = True,
 def _figures(runs, deadline):
     t = np.concatenate([r["times"] for r in runs])
     p50, p99 = np.percentile(t, [50, 99])
+    chunk_p99 = [round(float(np.percentile(r["times"], 99)) / deadline, 3) if len(r["times"]) else 0.0
+                 for r in runs]
     return dict(xruns=sum(r["xruns"] for r in runs),
                 chunk_xruns=[r["xruns"] for r in runs],
                 median_chunk_xruns=float(np.median([r["xruns"] for r in runs])),
@@ -181,6 +185,7 @@ def _figures(runs, deadline):
                 callbacks=sum(r["callbacks"] for r in runs),
                 p50_us=round(float(p50) * 1e6, 1), p99_us=round(float(p99) * 1e6, 1),
                 p99_share=round(float(p99) / deadline, 3),
+                chunk_p99_share=chunk_p99, median_chunk_p99_share=float(np.median(chunk_p99)),
                 max_share=round(float(t.max(initial=0.0)) / deadline, 3),
                 switches=sum(r["switches"] for r in runs), changes=sum(r["changes"] for r in runs),
                 gui_updates=sum(r["gui_updates"] for r in runs))
@@ -224,9 +229,13 @@ def test_the_player_adds_no_xruns_over_a_no_work_callback(display, period):
 
 
 def test_at_256_frames_the_player_stays_far_from_the_deadline(display):
-    """At 256 frames the player's callbacks stay far from the deadline (p99 under
-    P99_SHARE_LIMIT_256), and its median 5 s chunk has no more xruns than the no-work baseline's
-    plus the noise margin, as at the other periods; 20 s each (4 chunks).
+    """At 256 frames the player's callbacks stay far from the deadline (the p99 of the median 5 s
+    chunk under P99_SHARE_LIMIT_256), and its median chunk has no more xruns than the no-work
+    baseline's plus the noise margin, as at the other periods; 20 s each (4 chunks).
+
+    The median chunk, as for the xruns: a spell of load from other processes lifts one chunk's
+    p99 (CI of 2026-12-07: 42% over the whole 20 s, with the baseline at 16 xruns where a quiet
+    machine has 0-2), a player that is really slow lifts them all.
 
     Not "0 xruns": on these 2-vCPU VMs the no-work callback itself sees a late stream now and
     then (0-2 times in 20 s when the machine is quiet, 26 in a bad spell; JACK's server runs
@@ -234,21 +243,30 @@ def test_at_256_frames_the_player_stays_far_from_the_deadline(display):
     chance. Two fresh-clone CI runs failed that way (player 1 and 2 xruns after start-up, baseline
     0, p99 12.5-12.7%). The player's own share is its callback time; GIL hand-offs, which make a
     callback wait rather than work, are ruled out in tests/test_player_switcher.py."""
-    b, p, first = judged_comparison(256, min(SECONDS, 20.0))
+    b, p, first = judged_comparison(256, min(SECONDS, 20.0), passes=passes_at_256)
     check_against_baseline(256, b, p, first)
-    if p["p99_share"] >= P99_SHARE_LIMIT_256:
+    p99 = p["median_chunk_p99_share"]
+    message = (f"player: p99 callback of the median chunk {p99:.0%} of the 256-frame deadline "
+               f"(limit {P99_SHARE_LIMIT_256:.0%}; per chunk {p['chunk_p99_share']}, whole run "
+               f"{p['p99_us']} us); xruns after start-up: player {p['xruns'] - p['startup_xruns']}, "
+               f"baseline {b['xruns'] - b['startup_xruns']}" + (f"; the first comparison: {first}" if first else ""))
+    if p99 >= P99_SHARE_LIMIT_256:
+        if machine_busy(b):
+            pytest.xfail(f"the machine itself misses 256-frame deadlines now: {message}")
         slowdown = testing.machine_slowdown(p["last_player"])
         if slowdown > testing.SLOWDOWN_LIMIT:
-            pytest.xfail(f"player p99 {p['p99_share']:.0%} of the 256-frame deadline while the "
-                         f"machine ran the model {slowdown:.2f}x slower than at the start")
-    assert p["p99_share"] < P99_SHARE_LIMIT_256, (
-        f"player: p99 callback {p['p99_us']} us = {p['p99_share']:.0%} of the 256-frame deadline "
-        f"(limit {P99_SHARE_LIMIT_256:.0%}); xruns after start-up: player "
-        f"{p['xruns'] - p['startup_xruns']}, baseline {b['xruns'] - b['startup_xruns']}")
+            pytest.xfail(f"{message}, while the machine ran the model {slowdown:.2f}x slower than "
+                         f"at the start")
+    assert p99 < P99_SHARE_LIMIT_256, message
 
 
-def _fig(chunks, max_share=0.1):
-    return dict(chunk_xruns=chunks, median_chunk_xruns=float(np.median(chunks)), max_share=max_share)
+def passes_at_256(b, p) -> bool:
+    return within_margin(b, p) and p["median_chunk_p99_share"] < P99_SHARE_LIMIT_256
+
+
+def _fig(chunks, max_share=0.1, chunk_p99=(0.15, 0.15, 0.15, 0.15)):
+    return dict(chunk_xruns=chunks, median_chunk_xruns=float(np.median(chunks)), max_share=max_share,
+                chunk_p99_share=list(chunk_p99), median_chunk_p99_share=float(np.median(chunk_p99)))
 
 
 def test_a_missed_margin_is_judged_by_a_second_comparison(monkeypatch):
@@ -265,3 +283,15 @@ def test_a_missed_margin_is_judged_by_a_second_comparison(monkeypatch):
     assert machine_busy(noisy) and not machine_busy(quiet)
     with pytest.raises(pytest.xfail.Exception):
         check_against_baseline(128, noisy, _fig([4, 10, 19, 8, 8, 5]))
+
+
+def test_at_256_frames_one_slow_spell_is_judged_by_a_second_comparison(monkeypatch):
+    """No audio: the p99 rule at 256 frames, with compare() replaced by canned figures."""
+    quiet = _fig([1, 1, 1, 1])
+    spell = _fig([1, 1, 1, 1], chunk_p99=(0.15, 0.9, 0.15, 0.15))   # one slow chunk
+    slow = _fig([1, 1, 1, 1], chunk_p99=(0.5, 0.55, 0.45, 0.6))     # a slow player
+    assert passes_at_256(quiet, spell) and not passes_at_256(quiet, slow)
+    runs = iter([(quiet, slow), (quiet, spell)])
+    monkeypatch.setattr(sys.modules[__name__], "compare", lambda period, seconds: next(runs))
+    b, p, first = judged_comparison(256, 20, passes=passes_at_256)
+    assert p is spell and "p99 per chunk [0.5, 0.55, 0.45, 0.6]" in first
