@@ -220,8 +220,5 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
                      f"ran the model {slowdown:.2f}x slower than at the start ({reasons[-1]})")
     assert back, f"did not come back to full width: {widths}" + (f"; {first}" if first else "")
     p_run, b_run = s["xruns"] - s["startup_xruns"], b["xruns"] - b["startup_xruns"]
-    # The margin is the count's own noise, three standard deviations of a Poisson count of the
-    # baseline's size, plus 5 (on this machine the baseline alone went from 4 to 16 xruns in 15 s
-    # between runs minutes apart).
-    assert p_run <= b_run + 3 * np.sqrt(b_run) + 5, (
+    assert p_run <= b_run + testing.xrun_margin(b_run), (
         f"xruns after start-up: player {p_run}, baseline {b_run}")

@@ -67,7 +67,7 @@ def test_a_48k_model_plays_on_a_44k1_server_and_records_what_render_gives(guitar
           f"({s['p99']:.0%} of the deadline)")
     assert player.converter.bridge.short_pulls == 0
     assert 1.0 < player.conversion_ms < 2.5
-    assert run_xruns <= base_xruns + 3, (run_xruns, base_xruns)
+    assert run_xruns <= base_xruns + testing.xrun_margin(base_xruns), (run_xruns, base_xruns)
 
     assert nam_dsp_main(["render", str(model_path), str(guitar_44k1), str(tmp_path / "render.wav")]) == 0
     rendered, rate = sf.read(str(tmp_path / "render.wav"), dtype="float32")

@@ -190,3 +190,14 @@ def machine_slowdown(player, repeats: int = 40) -> float:
     """
     now = calibrate(player.model, player.block_size, repeats=repeats)
     return float(np.median([now[w] / player.cost[w] for w in now if player.cost.get(w)]))
+
+
+def xrun_margin(baseline_xruns: float) -> float:
+    """Extra xruns a player may show over a no-work run of the same length on the same server.
+
+    Three standard deviations of a Poisson count of the baseline's size, plus 5: on the shared
+    2-vCPU VMs the baseline alone went from 4 to 16 xruns in 15 s between runs minutes apart, and
+    which of two runs a late wake-up of the server lands in is chance. A player that really adds
+    work per callback adds xruns at every period, far over this.
+    """
+    return 3.0 * float(np.sqrt(max(baseline_xruns, 0.0))) + 5.0
