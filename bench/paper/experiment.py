@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ import numpy as np
 
 import nam_dsp
 from bench.machine_speed import trainer_samples_per_cpu_second
-from nam_dsp.benchmark import bench_spec, machine_info
+from nam_dsp.benchmark import bench_signal, machine_info, time_blocks
 from nam_dsp.presets import architecture, preset
 from nam_dsp.spec import WaveNetSpec
 from nam_dsp.training import losses
@@ -314,6 +315,7 @@ class BenchSettings:
         return f"block{self.block_size}_s{self.seconds:g}_r{self.repeats}_turns"
 
 
+@functools.lru_cache(maxsize=None)
 def eval_skip() -> int:
     """Samples dropped at the start of the validation range before ESR is measured: the largest
     receptive field of all the models less one, so every model is scored on the same samples and
@@ -348,10 +350,16 @@ def measure_tone(specs: dict, dry_val: np.ndarray, wet_val: np.ndarray, bench: B
     in turns."""
     cases = [(m, w) for m, spec in specs.items() for w in measured_widths(spec)]
     runs = {case: [] for case in cases}
+    # bench_spec's harness, with its input built once per sample rate rather than per case
+    signals = {}
+    for spec in specs.values():
+        if spec.sample_rate not in signals:
+            signals[spec.sample_rate] = bench_signal(bench.seconds, spec.sample_rate, bench.block_size)
     for _ in range(bench.repeats):
         for m, w in cases:
-            runs[(m, w)].append(bench_spec(specs[m], [w], block_size=bench.block_size,
-                                           seconds=bench.seconds)[0])
+            model = nam_dsp.from_spec(specs[m], width=w)
+            runs[(m, w)].append(time_blocks(model, signals[specs[m].sample_rate],
+                                            bench.block_size).as_dict())
     points = {}
     for m, spec in specs.items():
         esr = validation_esr(spec, dry_val, wet_val)
