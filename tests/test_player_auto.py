@@ -103,7 +103,7 @@ def test_step_measures_the_p99_outside_switches_and_requests_the_width():
 TARGET = 0.2
 LOAD = 0.4
 FULL_WIDTH_SHARE = 0.6
-UP_MARGIN = 0.7  # AutoWidth's default
+UP_MARGIN = AutoWidth.UP_MARGIN  # the player's controller uses the default
 
 
 def target_for(full_width_p99: float) -> float:

@@ -32,8 +32,11 @@ class AutoWidth:
     :attr:`reason`. :attr:`rule` states the thresholds.
     """
 
+    #: The default ``up_margin``: step up only when the next width is predicted under 70% of the target.
+    UP_MARGIN = 0.7
+
     def __init__(self, widths: Sequence[int], cost: Mapping[int, float], target: float = 0.5,
-                 up_margin: float = 0.7, hold: float = 1.0, confirm: int = 2,
+                 up_margin: float = UP_MARGIN, hold: float = 1.0, confirm: int = 2,
                  down_margin: float = 0.9, interval: float = 0.5):
         if not 0.0 < target < 1.0:
             raise ValueError(f"target must be a share of the deadline in (0, 1), got {target}")
