@@ -167,3 +167,21 @@ def test_the_step_rate_table_is_not_replaced_by_accident(tmp_path, capsys):
         step_rates.main(["--out", str(table)])
     assert exc.value.code == 2 and "--force" in capsys.readouterr().err
     assert table.read_text() == "{}"
+
+
+def test_the_one_width_finetune_starts_from_the_committed_model_and_records_every_width(tones, tmp_path):
+    """``python -m bench.paper.finetune_one_width`` (the diagnosis of why the slimmable model misses
+    the dedicated ones), on 3 steps and 1 s of validation audio: it starts from the committed clean
+    slimmable model, trains only the named width, and records every width's ESR at each point."""
+    from bench.paper import finetune_one_width
+    out = tmp_path / "ft.json"
+    args = ["--tone", "clean", "--data", str(tones), "--arms", "2", "--steps", "3", "--every", "3",
+            "--validation-seconds", "1", "--out", str(out)]
+    assert finetune_one_width.main(args) == 0
+    result = json.loads(out.read_text())
+    (arm,) = result["arms"]
+    assert arm["trained_widths"] == [2] and [p["step"] for p in arm["curve"]] == [0, 3]
+    start, end = (p["esr"] for p in arm["curve"])
+    assert sorted(start, key=int) == [str(w) for w in range(1, 9)] == sorted(end, key=int)
+    assert end["2"] != start["2"]              # width 2 trained
+    assert finetune_one_width.main(args) == 2  # an existing result is not replaced without --force
