@@ -99,22 +99,27 @@ def test_step_measures_the_p99_outside_switches_and_requests_the_width():
 # threshold (70% of the target), and on the CI machine of 2026-12-07 width 8 alone ran at p99 15%
 # of the deadline, over the 14% threshold of a 20% target, so it rightly stayed at width 7 and the
 # test failed. The target is therefore raised until full width's own p99, measured just before,
-# sits at FULL_WIDTH_SHARE of the step-up threshold.
+# sits at FULL_WIDTH_SHARE of the step-up threshold, up to MAX_TARGET: a target of 49% with the
+# load raised to match drove callbacks to 143% of the deadline before the step down (22 xruns,
+# CI of 2026-12-07), so the load stays at LOAD. A machine whose full width alone runs over even
+# MAX_TARGET's threshold cannot show the climb back, and the test says so (expected failure).
 TARGET = 0.2
 LOAD = 0.4
 FULL_WIDTH_SHARE = 0.6
+MAX_TARGET = 0.3
 UP_MARGIN = AutoWidth.UP_MARGIN  # the player's controller uses the default
 
 
 def target_for(full_width_p99: float) -> float:
     """The auto-width target this test uses when full width alone runs at ``full_width_p99``."""
-    return min(0.6, max(TARGET, full_width_p99 / (UP_MARGIN * FULL_WIDTH_SHARE)))
+    return min(MAX_TARGET, max(TARGET, full_width_p99 / (UP_MARGIN * FULL_WIDTH_SHARE)))
 
 
 def test_the_target_leaves_full_width_room_under_the_step_up_threshold():
     assert target_for(0.05) == TARGET                     # a quiet machine: the documented 20%
-    target = target_for(0.15)                              # the CI machine of 2026-12-07
-    assert 0.15 <= FULL_WIDTH_SHARE * UP_MARGIN * target + 1e-12 and target < 0.6
+    target = target_for(0.12)
+    assert 0.12 == pytest.approx(FULL_WIDTH_SHARE * UP_MARGIN * target)
+    assert target_for(0.21) == MAX_TARGET and 0.21 > UP_MARGIN * MAX_TARGET * FULL_WIDTH_SHARE
 
 
 def _play(period, seconds, spec, **player_args):
@@ -187,7 +192,7 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
                 full_p99 = float(np.percentile(full.stats.recent(since=int(0.5 / full.deadline)),
                                                99)) / full.deadline
                 target = target_for(full_p99)
-                load_share = max(LOAD, target + 0.1)
+                load_share = LOAD
                 player, k, widths, reasons = run_under_load(period, seconds, spec, target, load_share,
                                                             ramp_from, ramp_to, load_to)
                 # A second baseline after the player: the machine's own xrun rate drifts with
@@ -215,6 +220,10 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
     during = [w for t, w in widths if load_to - 1.0 <= t < load_to]
     assert any("target" in r and "->" in r for r in reasons)
     assert during and max(during) < 8, f"never stepped down under load: {widths}"
+    if not back and full_p99 >= UP_MARGIN * target:
+        pytest.xfail(f"full width alone ran at p99 {full_p99:.0%} of the deadline, over the "
+                     f"{UP_MARGIN * target:.0%} step-up threshold of the largest target "
+                     f"{target:.0%}: the controller rightly holds a narrower width ({reasons[-1]})")
     if not back and slowdown > testing.SLOWDOWN_LIMIT:
         pytest.xfail(f"stayed at width {after[-1] if after else None} after the load: the machine "
                      f"ran the model {slowdown:.2f}x slower than at the start ({reasons[-1]})")
