@@ -192,8 +192,7 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
                 full_p99 = float(np.percentile(full.stats.recent(since=int(0.5 / full.deadline)),
                                                99)) / full.deadline
                 target = target_for(full_p99)
-                load_share = LOAD
-                player, k, widths, reasons = run_under_load(period, seconds, spec, target, load_share,
+                player, k, widths, reasons = run_under_load(period, seconds, spec, target, LOAD,
                                                             ramp_from, ramp_to, load_to)
                 # A second baseline after the player: the machine's own xrun rate drifts with
                 # whatever else runs, so the player is compared with the worse of the two.
@@ -211,7 +210,7 @@ def test_under_an_artificial_load_auto_width_steps_down_and_back_up_without_xrun
     s = player.summary()
     b = max(base.summary(), base_after.summary(), key=lambda r: r["xruns"] - r["startup_xruns"])
     print(f"\nfull width alone: p99 {full_p99:.0%} of the deadline; target {target:.0%}, load "
-          f"{load_share:.0%} at full width (x{k} blocks)\nwidths over time: {widths[::5]}\nreasons:\n  "
+          f"{LOAD:.0%} at full width (x{k} blocks)\nwidths over time: {widths[::5]}\nreasons:\n  "
           + "\n  ".join(reasons)
           + f"\nxruns: player {s['xruns']} ({s['startup_xruns']} at start-up), no-work baseline "
           f"{b['xruns']} ({b['startup_xruns']} at start-up)\nplayer xruns at (s): "

@@ -24,14 +24,12 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 import nam_dsp
+from nam_dsp.benchmark import machine_info
 from nam_dsp.training import losses
 from nam_dsp.training.trainer import Trainer, valid_predict
 
 from .experiment import DATA, MODELS, RESULTS, Cache, Settings, _write_json, git_commit, load_step_rates, load_tone
-from nam_dsp.benchmark import machine_info
 
 
 def esr_all_widths(trainer: Trainer, widths) -> dict:
@@ -87,9 +85,10 @@ def main(argv=None) -> int:
     if os.path.exists(out) and not a.force:
         print(f"{out} exists; --force replaces it", file=sys.stderr)
         return 2
+    widths = MODELS["slimmable-paper"].spec(0).allowed_widths
     for arm in a.arms:
-        if arm != "all" and not (arm.isdigit() and 1 <= int(arm) <= 8):
-            print(f"--arms: {arm!r} is not a width 1..8 or 'all'", file=sys.stderr)
+        if arm != "all" and not (arm.isdigit() and int(arm) in widths):
+            print(f"--arms: {arm!r} is not one of the widths {list(widths)} or 'all'", file=sys.stderr)
             return 2
     settings = Settings(data_dir=os.path.abspath(a.data), budget_cpu_minutes=a.budget_minutes,
                         step_rates=load_step_rates())
