@@ -60,6 +60,8 @@ def test_first_run_writes_the_schema(first_run):
     assert r["command"] == ("python -m bench.paper --tones clean --budget-minutes 0.03 --models "
                             "slimmable-paper paper-w2 --validation-seconds 2 --bench-seconds 0.2 --bench-repeats 1")
     assert set(r["models"]) == set(MODELS) and r["missing"] == []
+    # the report names where its speeds were measured, even when rebuilt from the cache elsewhere
+    assert all(d["measurement_machine"] == r["machine"] for d in r["models"].values())
     slim = r["models"]["slimmable-paper"]
     assert [p["width"] for p in slim["points"]] == list(range(1, 9))
     assert [p["width"] for p in r["models"]["paper-w2"]["points"]] == [2]

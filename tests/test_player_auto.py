@@ -125,12 +125,7 @@ def test_the_target_leaves_full_width_room_under_the_step_up_threshold():
 def _play(period, seconds, spec, **player_args):
     from nam_dsp.realtime.player import Player
     player = Player(nam_dsp.from_spec(spec), block_size=period, seconds=seconds, **player_args)
-    player.start()
-    try:
-        player.wait(timeout=seconds + 10, tick=0.1)
-    finally:
-        player.stop()
-    return player
+    return testing.play_to_end(player, timeout=seconds + 10, tick=0.1)
 
 
 def run_under_load(period, seconds, spec, target, load_share, ramp_from, ramp_to, load_to):

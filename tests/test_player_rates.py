@@ -37,11 +37,7 @@ def guitar_44k1(shared_data, tmp_path_factory):
 def play(model, wav, record, no_work=False):
     from nam_dsp.realtime.player import Player
     player = Player(model, block_size=PERIOD, input_file=wav, record=record, no_work=no_work)
-    player.start()
-    try:
-        player.wait(timeout=SECONDS + 10)
-    finally:
-        player.stop()
+    testing.play_to_end(player, timeout=SECONDS + 10)
     assert player.error is None, player.error
     return player
 
@@ -91,13 +87,8 @@ def test_an_input_file_at_the_models_rate_on_a_44k1_server_is_converted_to_the_s
     from nam_dsp.realtime.player import Player
     try:
         with testing.jack_server(PERIOD, rate=44100):
-            player = Player(nam_dsp.from_spec(nam_dsp.preset("a1-nano")), block_size=PERIOD,
-                            input_file=wav)
-            player.start()
-            try:
-                player.wait(timeout=10)
-            finally:
-                player.stop()
+            player = testing.play_to_end(Player(nam_dsp.from_spec(nam_dsp.preset("a1-nano")),
+                                                block_size=PERIOD, input_file=wav), timeout=10)
     except testing.Unavailable as exc:
         pytest.skip(str(exc))
     assert player.error is None and player.rate == 44100 and player.converter is not None

@@ -457,7 +457,9 @@ def tone_result(settings: Settings, cache: Cache, tone: str, models, bench: Benc
         "tone": tone, "capture": CAPTURES.get(tone),
         "command": reproduce_command(settings, bench, tone, models), "generated_by": command,
         "commit": git_commit(), "generated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine_info(),
+        # where the speeds were measured (all models in turns, so one machine), not where this
+        # report was written: a report rebuilt from the cache on another CPU must not relabel them
+        "machine": machine_info() if any_meas is None else any_meas["machine"],
         "budget": {"kind": ("CPU time of the training process (nam_dsp.training TrainConfig.budget_cpu_seconds)"
                             if not settings.step_rates else
                             "steps: the CPU-minutes at each model's steps per CPU-second at the reference "

@@ -1,5 +1,5 @@
 """Test support: a JACK server on the dummy driver and an Xvfb display, started and stopped by pid,
-and :func:`machine_slowdown`, which tells a slow machine from a slow player.
+:func:`play_to_end`, and :func:`machine_slowdown`, which tells a slow machine from a slow player.
 
 Both are context managers that yield the process (and for Xvfb the display name) and raise
 :class:`Unavailable` with the reason when the program is missing or does not come up, so tests
@@ -173,6 +173,17 @@ def shared_xvfb() -> str:
     atexit.register(cm.__exit__, None, None, None)
     _SHARED["name"] = name
     return name
+
+
+def play_to_end(player, timeout: float, tick: Optional[float] = None):
+    """Start ``player``, wait until its file or ``seconds`` are done (at most ``timeout`` s), and
+    stop it even when the wait raises; returns the player for its figures."""
+    player.start()
+    try:
+        player.wait(timeout=timeout, tick=tick)
+    finally:
+        player.stop()
+    return player
 
 
 #: A model running this many times slower than when a player calibrated it means the machine
