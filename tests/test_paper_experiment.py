@@ -187,3 +187,17 @@ def test_the_one_width_finetune_starts_from_the_committed_model_and_records_ever
     assert sorted(start, key=int) == [str(w) for w in range(1, 9)] == sorted(end, key=int)
     assert end["2"] != start["2"]              # width 2 trained
     assert finetune_one_width.main(args) == 2  # an existing result is not replaced without --force
+
+
+def test_a_private_arm_gives_each_width_its_own_copy_of_the_named_groups(tones, tmp_path):
+    """``--arms private:conv_b+head_b``: every width trains, each on its own biases (8 x 15 conv
+    biases and the head's bias of the paper model), and an unknown group is refused up front."""
+    from bench.paper import finetune_one_width
+    out = tmp_path / "ft.json"
+    args = ["--tone", "clean", "--data", str(tones), "--arms", "private:conv_b+head_b", "--steps", "2",
+            "--every", "2", "--validation-seconds", "1", "--out", str(out)]
+    assert finetune_one_width.main(args) == 0
+    (arm,) = json.loads(out.read_text())["arms"]
+    assert arm["trained_widths"] == list(range(1, 9)) and arm["private_parameters_per_width"] == 8 * 15 + 1
+    assert finetune_one_width.main(["--arms", "private:conv_w", "--out", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()
