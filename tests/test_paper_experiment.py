@@ -199,5 +199,5 @@ def test_a_private_arm_gives_each_width_its_own_copy_of_the_named_groups(tones, 
     assert finetune_one_width.main(args) == 0
     (arm,) = json.loads(out.read_text())["arms"]
     assert arm["trained_widths"] == list(range(1, 9)) and arm["private_parameters_per_width"] == 8 * 15 + 1
-    assert finetune_one_width.main(["--arms", "private:conv_w", "--out", str(tmp_path / "x.json")]) == 2
+    assert finetune_one_width.main(["--arms", "private:conv_weights", "--out", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()

@@ -11,9 +11,10 @@ rise, the shared channels cannot serve both, and more budget would not close the
 
 A third kind of arm, ``private:GROUP+GROUP``, trains uniformly too, but gives every width its own
 copy of the named parameter groups (``conv_b``, ``l1x1_b``, ``head_w``, ``head_b``, ``mixin``,
-``rechannel``: the last part of :attr:`GradNet.names`), started from the shared values, as
-slimmable networks give each width its own normalisation. If a few hundred private parameters
-per width close the gap, the widths disagree in offsets and gains; if not, in the weights.
+``rechannel``, ``l1x1_w``, ``conv_w``: the last part of :attr:`GradNet.names`), started from the
+shared values, as slimmable networks give each width its own normalisation. If a few hundred
+private parameters per width (the biases and gains) close the gap, the widths disagree in offsets
+and gains; if not, in the weights, and private 1x1 weights ask which ones.
 
     python -m bench.paper.finetune_one_width --tone clean --arms 2 8 all --steps 1500 --every 500
 
@@ -42,7 +43,7 @@ from .experiment import DATA, MODELS, RESULTS, Cache, Settings, _write_json, git
 
 
 #: The parameter groups a ``private:`` arm may give each width (see the module's docstring).
-PRIVATE_GROUPS = ("conv_b", "l1x1_b", "head_w", "head_b", "mixin", "rechannel")
+PRIVATE_GROUPS = ("conv_b", "l1x1_b", "head_w", "head_b", "mixin", "rechannel", "l1x1_w", "conv_w")
 
 
 class PrivateParamsTrainer(Trainer):
