@@ -106,13 +106,17 @@ def summary(results) -> list:
             if p is not None and speed is None:
                 speed = r
         lines.append(f"| {r['tone']} | {r['budget']['cpu_minutes_per_model']:g} | " + " | ".join(cells) + " |")
-    lines += ["", "### x real time (64-sample blocks, 1 thread, per CPU second; median over tones)", "",
-              "| " + " | ".join(heads) + " |", "|" + "---:|" * len(heads)]
-    cells = []
-    for m, w in SUMMARY_COLUMNS:
-        xs = [p["xrt_cpu"] for p in (_point(r, m, w) for r in results) if p is not None]
-        cells.append(f"{statistics.median(xs):.0f}" if xs else "-")
-    lines += ["| " + " | ".join(cells) + " |", ""]
+    # one row per tone, not a median: tones measured on different days or kernels (AVX2, AVX-512)
+    # have speeds that only compare within their own row
+    lines += ["", "### x real time (64-sample blocks, 1 thread, per CPU second; each tone's models timed in turns)", "",
+              "| tone | kernels | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
+    for r in results:
+        cells = []
+        for m, w in SUMMARY_COLUMNS:
+            p = _point(r, m, w)
+            cells.append("-" if p is None else f"{p['xrt_cpu']:.0f}")
+        lines.append(f"| {r['tone']} | {r['machine'].get('isa', '?')} | " + " | ".join(cells) + " |")
+    lines += [""]
     return lines
 
 
@@ -153,7 +157,8 @@ def markdown(results: list, settings, command: str) -> str:
         b = r["budget"]
         lines += [f"## {r['tone']} ({r['capture']})", "",
                   f"Budget {b['cpu_minutes_per_model']:g} CPU-minutes per model, seed {b['seed']}; commit "
-                  f"`{r['commit']}`; {r['machine']['cpu']}, {r['machine']['cores']} cores; reproduce (resumes from the "
+                  f"`{r['commit']}`; {r['machine']['cpu']}, {r['machine']['cores']} cores, {r['machine'].get('isa', '?')} "
+                  f"kernels; reproduce (resumes from the "
                   f"cache): `{r['command']}`.", "",
                   "| model | width | val ESR | x real time (CPU) | MACs/sample | steps | epochs | on front |",
                   "|---|---:|---:|---:|---:|---:|---:|:---:|"]
