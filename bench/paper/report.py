@@ -97,14 +97,11 @@ def summary(results) -> list:
     heads = [f"{names[m]} w{w}" if w else names[m] for m, w in SUMMARY_COLUMNS]
     lines = ["### Validation ESR (all tones)", "", "| tone | CPU-min | " + " | ".join(heads) + " |",
              "|---|---:|" + "---:|" * len(heads)]
-    speed = None
     for r in results:
         cells = []
         for m, w in SUMMARY_COLUMNS:
             p = _point(r, m, w)
             cells.append("-" if p is None else f"{p['esr']:.4f}")
-            if p is not None and speed is None:
-                speed = r
         lines.append(f"| {r['tone']} | {r['budget']['cpu_minutes_per_model']:g} | " + " | ".join(cells) + " |")
     # one row per tone, not a median: tones measured on different days or kernels (AVX2, AVX-512)
     # have speeds that only compare within their own row

@@ -1,9 +1,9 @@
 """Test support: a JACK server on the dummy driver and an Xvfb display, started and stopped by pid,
 :func:`play_to_end`, and :func:`machine_slowdown`, which tells a slow machine from a slow player.
 
-Both are context managers that yield the process (and for Xvfb the display name) and raise
-:class:`Unavailable` with the reason when the program is missing or does not come up, so tests
-can ``pytest.skip(str(exc))``.
+The JACK and Xvfb helpers are context managers that yield the process (and for Xvfb the display
+name) and raise :class:`Unavailable` with the reason when the program is missing or does not come
+up, so tests can ``pytest.skip(str(exc))``.
 """
 
 from __future__ import annotations
