@@ -97,22 +97,20 @@ def summary(results) -> list:
     heads = [f"{names[m]} w{w}" if w else names[m] for m, w in SUMMARY_COLUMNS]
     lines = ["### Validation ESR (all tones)", "", "| tone | CPU-min | " + " | ".join(heads) + " |",
              "|---|---:|" + "---:|" * len(heads)]
+    def cells(r, figure):  # one tone's summary points, "-" where a model is missing
+        points = (_point(r, m, w) for m, w in SUMMARY_COLUMNS)
+        return " | ".join("-" if p is None else figure(p) for p in points)
+
     for r in results:
-        cells = []
-        for m, w in SUMMARY_COLUMNS:
-            p = _point(r, m, w)
-            cells.append("-" if p is None else f"{p['esr']:.4f}")
-        lines.append(f"| {r['tone']} | {r['budget']['cpu_minutes_per_model']:g} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['tone']} | {r['budget']['cpu_minutes_per_model']:g} | "
+                     f"{cells(r, lambda p: format(p['esr'], '.4f'))} |")
     # one row per tone, not a median: tones measured on different days or kernels (AVX2, AVX-512)
     # have speeds that only compare within their own row
     lines += ["", "### x real time (64-sample blocks, 1 thread, per CPU second; each tone's models timed in turns)", "",
               "| tone | kernels | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
     for r in results:
-        cells = []
-        for m, w in SUMMARY_COLUMNS:
-            p = _point(r, m, w)
-            cells.append("-" if p is None else f"{p['xrt_cpu']:.0f}")
-        lines.append(f"| {r['tone']} | {r['machine'].get('isa', '?')} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['tone']} | {r['machine'].get('isa', '?')} | "
+                     f"{cells(r, lambda p: format(p['xrt_cpu'], '.0f'))} |")
     lines += [""]
     return lines
 
